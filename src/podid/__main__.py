@@ -1,0 +1,5 @@
+"""Allow `python -m podid`."""
+
+from podid.cli.main import main
+
+main()
