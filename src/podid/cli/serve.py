@@ -1,0 +1,112 @@
+"""`podid serve` (the endpoint in the foreground) and `podid env` (export lines for the aws CLI)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shlex
+import signal
+import sys
+from pathlib import Path
+
+import click
+
+from podid.cli.common import DEFAULT_HOST, DEFAULT_PORT, read_endpoint, resolve_state_dir
+
+
+@click.command()
+@click.option("--host", default=DEFAULT_HOST, show_default=True, help="Address to listen on.")
+@click.option("--port", default=DEFAULT_PORT, show_default=True, type=int, help="Port (0: any free port).")
+@click.option("--ephemeral", is_flag=True, help="Keep all state in memory; nothing survives a restart.")
+@click.option("--account-id", default=None, help="Account id of a new state directory (default: random).")
+@click.option("--region", default="us-west-2", show_default=True, help="Default region printed by `podid env`.")
+@click.option("--no-runtime", is_flag=True, help="Do not run the local cluster runtime.")
+@click.option("-v", "--verbose", count=True, help="More logging (-v info, -vv debug).")
+def serve(
+    host: str, port: int, ephemeral: bool, account_id: str | None, region: str, no_runtime: bool, verbose: int
+) -> None:
+    """Run the AWS endpoint (IAM, STS, EKS, EKS Auth, S3, CloudFormation) until SIGTERM or Ctrl-C.
+
+    State lives in --state-dir (default: the per-user data directory).
+    """
+    from podid.gateway.endpoint import Endpoint, EndpointConfig
+
+    level = [logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)]
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    if host == "0.0.0.0":
+        click.echo("warning: listening on every interface, as asked (--host 0.0.0.0)", err=True)
+    state_dir = resolve_state_dir()
+    config = EndpointConfig(
+        state_dir=state_dir,
+        host=host,
+        port=port,
+        ephemeral=ephemeral,
+        account_id=account_id,
+        region=region,
+        runtime=not no_runtime,
+    )
+    try:
+        asyncio.run(_serve(config))
+    except ValueError as err:
+        raise click.ClickException(str(err)) from err
+    except OSError as err:
+        raise click.ClickException(f"cannot listen on {host}:{port}: {err.strerror or err}") from err
+
+
+async def _serve(config: object) -> None:
+    from podid.gateway.endpoint import Endpoint, EndpointConfig
+
+    assert isinstance(config, EndpointConfig)
+    endpoint = Endpoint(config)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await endpoint.start()
+    click.echo(
+        f"podid serving on {endpoint.url} (account {endpoint.account_id}, state {config.state_dir})", err=True
+    )
+    try:
+        await stop.wait()
+    finally:
+        await endpoint.stop()
+
+
+@click.command()
+@click.option("--host", default=None, help="Override the endpoint host.")
+@click.option("--port", default=None, type=int, help="Override the endpoint port.")
+@click.option("--aliases", is_flag=True, help="Also print aliases: kubectl='podid kubectl', eksctl='podid eksctl'.")
+def env(host: str | None, port: int | None, aliases: bool) -> None:
+    """Print `export` lines so that `eval "$(podid env)"` points the aws CLI at podid as its administrator."""
+    from podid.gateway.endpoint import ADMIN_FILE, CONFIG_FILE, read_admin
+
+    state_dir = resolve_state_dir()
+    if not (state_dir / ADMIN_FILE).exists():
+        raise click.ClickException(
+            f"no podid state in {state_dir}: start it first with `podid serve` or `podid up`"
+        )
+    admin = read_admin(state_dir)
+    info = read_endpoint(state_dir, host, port)
+    region = _region(state_dir / CONFIG_FILE)
+    lines = {
+        "AWS_ENDPOINT_URL": info.url,
+        "AWS_ACCESS_KEY_ID": admin.access_key_id,
+        "AWS_SECRET_ACCESS_KEY": admin.secret_access_key,
+        "AWS_DEFAULT_REGION": region,
+        "AWS_REGION": region,
+        "PODID_STATE_DIR": str(state_dir),
+    }
+    for key, value in lines.items():
+        click.echo(f"export {key}={shlex.quote(value)}")
+    click.echo("unset AWS_SESSION_TOKEN AWS_PROFILE")
+    if aliases:
+        click.echo("alias kubectl='podid kubectl' eksctl='podid eksctl'")
+
+
+def _region(config_file: Path) -> str:
+    import json
+
+    try:
+        return str(json.loads(config_file.read_text()).get("region", "us-west-2"))
+    except (OSError, ValueError):
+        return "us-west-2"

@@ -1,0 +1,100 @@
+"""The HTTP transport of the endpoint: aiohttp in, `HttpRequest` to the pipeline, `HttpResponse` out.
+
+This is the only module of the gateway that knows aiohttp. Extra routes (the clusters' OIDC
+discovery documents, the local runtime's kube API) are mounted beside the catch-all AWS route by
+whoever assembles the endpoint.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+from aiohttp import web
+
+from podid.gateway.detect import SIGNING_NAMES
+from podid.gateway.pipeline import Pipeline
+from podid.wire.http import Headers, HttpRequest, HttpResponse
+from podid.wire.sigv4 import credential_scope
+
+log = logging.getLogger(__name__)
+
+STREAM_CHUNK = 256 * 1024
+
+RouteHook = Callable[[web.Application], None]
+
+
+def _is_s3_upload(request: web.Request, headers: Headers) -> bool:
+    """S3 requests with a body that may be large are streamed to the provider, never buffered."""
+    if request.method not in ("PUT", "POST"):
+        return False
+    probe = HttpRequest(method=request.method, path=request.path, query=request.query_string, headers=headers)
+    scope = credential_scope(probe)
+    if scope is not None:
+        return SIGNING_NAMES.get(scope.service) == "s3"
+    return False
+
+
+async def _iter_body(request: web.Request) -> AsyncIterator[bytes]:
+    async for chunk in request.content.iter_chunked(STREAM_CHUNK):
+        yield chunk
+
+
+async def to_http_request(request: web.Request) -> HttpRequest:
+    raw = request.raw_path
+    path, _, query = raw.partition("?")
+    headers = Headers((k.decode("latin-1"), v.decode("latin-1")) for k, v in request.raw_headers)
+    remote = request.remote or "127.0.0.1"
+    scheme = "https" if request.transport is not None and request.transport.get_extra_info("sslcontext") else "http"
+    if _is_s3_upload(request, headers) and request.body_exists:
+        return HttpRequest(
+            method=request.method,
+            path=path,
+            query=query,
+            headers=headers,
+            stream=_iter_body(request),
+            remote=remote,
+            scheme=scheme,
+        )
+    body = await request.read()
+    return HttpRequest(
+        method=request.method, path=path, query=query, headers=headers, body=body, remote=remote, scheme=scheme
+    )
+
+
+async def send_http_response(request: web.Request, response: HttpResponse) -> web.StreamResponse:
+    if response.stream is None:
+        out = web.Response(status=response.status, body=response.body)
+        for name, value in response.headers:
+            out.headers.add(name, value)
+        return out
+    stream = web.StreamResponse(status=response.status)
+    for name, value in response.headers:
+        stream.headers.add(name, value)
+    if response.header("content-length") is None:
+        stream.enable_chunked_encoding()
+    await stream.prepare(request)
+    if response.body:
+        await stream.write(response.body)
+    async for chunk in response.stream:
+        await stream.write(chunk)
+    await stream.write_eof()
+    return stream
+
+
+def make_app(pipeline: Pipeline, extra_routes: list[RouteHook] | None = None) -> web.Application:
+    """The aiohttp application: extra routes first, then every other request to the pipeline."""
+    app = web.Application(client_max_size=1024**4)
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        http_request = await to_http_request(request)
+        response = await pipeline.handle(http_request)
+        return await send_http_response(request, response)
+
+    for hook in extra_routes or []:
+        hook(app)
+    app.router.add_route("*", "/{tail:.*}", handle)
+    return app
+
+
+Starter = Callable[[], Awaitable[None]]
