@@ -203,6 +203,8 @@ class Pipeline:
             secure_transport=request.scheme == "https",
             user_agent=request.headers.get("user-agent", ""),
             host=request.host,
+            request=request,
+            signature=verified,
         )
 
     def bucket_from_host(self, request: HttpRequest, service: str) -> str | None:

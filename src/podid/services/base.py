@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar, Literal
 
+from podid.wire.http import HttpRequest
+
 Params = dict[str, Any]
 Result = dict[str, Any]
 ContextValue = str | list[str]
@@ -77,6 +79,10 @@ class Call:
     secure_transport: bool = False
     user_agent: str = ""
     host: str = ""  # the Host header as received, for URLs the service hands out
+    # The raw request and its verified signature, for the few operations that need more than the
+    # model's members (S3 streaming uploads: x-amz-content-sha256, aws-chunked decoding, trailers).
+    request: HttpRequest | None = None
+    signature: Any = None  # podid.wire.sigv4.VerifiedRequest, or None for unsigned requests
 
     @property
     def account(self) -> str:
