@@ -11,4 +11,5 @@ def test_no_aws_variables_leak_into_tests() -> None:
         and k not in {"AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE", "AWS_EC2_METADATA_DISABLED"}
     }
     assert leaked == set()
-    assert open(os.environ["AWS_CONFIG_FILE"]).read() == ""
+    with open(os.environ["AWS_CONFIG_FILE"]) as handle:
+        assert handle.read() == ""
