@@ -159,8 +159,13 @@ class Provider:
 
     def operations(self) -> dict[str, OperationSpec]:
         """The operations this provider implements, by model operation name."""
+        return type(self).declared_operations()
+
+    @classmethod
+    def declared_operations(cls) -> dict[str, OperationSpec]:
+        """The `@operation` methods of this provider class, by model operation name."""
         found: dict[str, OperationSpec] = {}
-        for _, member in inspect.getmembers(type(self), predicate=inspect.isfunction):
+        for _, member in inspect.getmembers(cls, predicate=inspect.isfunction):
             spec = getattr(member, "__podid_operation__", None)
             if isinstance(spec, OperationSpec):
                 found[spec.name] = spec
