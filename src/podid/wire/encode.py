@@ -1,0 +1,199 @@
+"""Shape-driven writers for response values: XML (query and rest-xml), JSON, and headers.
+
+Values come from providers as plain Python (str, int, bool, float, datetime or epoch numbers or ISO
+text for timestamps, bytes/str for blobs, lists, dicts) keyed by botocore member names; unknown keys
+and None values are skipped. XML is written as text directly (no DOM), escaping every value.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+from collections.abc import Mapping
+from typing import Any
+from xml.sax.saxutils import escape, quoteattr
+
+from botocore.model import ListShape, MapShape, Shape, StructureShape
+
+from podid.wire import timestamps
+from podid.wire.decode import timestamp_format, xml_member_name
+
+
+def _b64(value: Any) -> str:
+    data = value.encode("utf-8") if isinstance(value, str) else bytes(value)
+    return base64.b64encode(data).decode("ascii")
+
+
+def _float_text(value: Any) -> str:
+    number = float(value)
+    if math.isnan(number):
+        return "NaN"
+    if math.isinf(number):
+        return "Infinity" if number > 0 else "-Infinity"
+    return repr(number)
+
+
+def scalar_text(shape: Shape, value: Any, ts_default: str) -> str:
+    """The text form of a scalar in XML or a header."""
+    kind = shape.type_name
+    if kind == "boolean":
+        return "true" if value else "false"
+    if kind == "timestamp":
+        return str(timestamps.format_timestamp(value, timestamp_format(shape, ts_default)))
+    if kind == "blob":
+        return _b64(value)
+    if kind in ("float", "double"):
+        return _float_text(value)
+    if kind in ("integer", "long", "short", "byte"):
+        return str(int(value))
+    return str(value)
+
+
+# --- XML ------------------------------------------------------------------------------------------
+
+
+def namespace_attrs(shape: Shape) -> str:
+    """` xmlns="..."` / ` xmlns:p="..."` for a shape with `xmlNamespace`."""
+    meta = shape.serialization.get("xmlNamespace")
+    if meta is None:
+        return ""
+    if isinstance(meta, str):
+        return f" xmlns={quoteattr(meta)}"
+    prefix = meta.get("prefix")
+    name = f"xmlns:{prefix}" if prefix else "xmlns"
+    return f" {name}={quoteattr(str(meta['uri']))}"
+
+
+def xml_members(shape: StructureShape, value: Mapping[str, Any], out: list[str]) -> None:
+    """Write the body members of a structure (those without an HTTP location) as child elements."""
+    for member_name, member in shape.members.items():
+        item = value.get(member_name)
+        if item is None or member.serialization.get("location") or member.serialization.get("xmlAttribute"):
+            continue
+        xml_element(member, item, xml_member_name(member, member_name), out)
+
+
+def xml_element(shape: Shape, value: Any, name: str, out: list[str], extra_attrs: str = "") -> None:
+    kind = shape.type_name
+    if kind == "list" and isinstance(shape, ListShape):
+        if shape.serialization.get("flattened"):
+            for item in value:
+                if item is not None:
+                    xml_element(shape.member, item, name, out)
+            return
+        element = str(shape.member.serialization.get("name", "member"))
+        out.append(f"<{name}{extra_attrs}{namespace_attrs(shape)}>")
+        for item in value:
+            if item is not None:
+                xml_element(shape.member, item, element, out)
+        out.append(f"</{name}>")
+        return
+    if kind == "map" and isinstance(shape, MapShape):
+        key_name = str(shape.key.serialization.get("name", "key"))
+        value_name = str(shape.value.serialization.get("name", "value"))
+        flat = bool(shape.serialization.get("flattened"))
+        if not flat:
+            out.append(f"<{name}{extra_attrs}{namespace_attrs(shape)}>")
+        for key, item in value.items():
+            out.append(f"<{name}>" if flat else "<entry>")
+            xml_element(shape.key, key, key_name, out)
+            if item is not None:
+                xml_element(shape.value, item, value_name, out)
+            out.append(f"</{name}>" if flat else "</entry>")
+        if not flat:
+            out.append(f"</{name}>")
+        return
+    if kind == "structure" and isinstance(shape, StructureShape):
+        attrs = extra_attrs + namespace_attrs(shape)
+        for member_name, member in shape.members.items():
+            if member.serialization.get("xmlAttribute") and value.get(member_name) is not None:
+                attr_name = str(member.serialization.get("name", member_name))
+                attrs += (
+                    f" {attr_name}={quoteattr(scalar_text(member, value[member_name], timestamps.ISO8601))}"
+                )
+        out.append(f"<{name}{attrs}>")
+        xml_members(shape, value, out)
+        out.append(f"</{name}>")
+        return
+    text = escape(scalar_text(shape, value, timestamps.ISO8601))
+    out.append(f"<{name}{extra_attrs}{namespace_attrs(shape)}>{text}</{name}>")
+
+
+# --- JSON -----------------------------------------------------------------------------------------
+
+
+def json_value(shape: Shape, value: Any) -> Any:
+    """Convert a provider value to its JSON form (body members only for structures)."""
+    kind = shape.type_name
+    if kind == "structure" and isinstance(shape, StructureShape):
+        if shape.is_document_type:
+            return value
+        out: dict[str, Any] = {}
+        for member_name, member in shape.members.items():
+            item = value.get(member_name)
+            if item is None or member.serialization.get("location"):
+                continue
+            out[str(member.serialization.get("name", member_name))] = json_value(member, item)
+        return out
+    if kind == "list" and isinstance(shape, ListShape):
+        return [json_value(shape.member, item) for item in value]
+    if kind == "map" and isinstance(shape, MapShape):
+        return {str(k): (None if v is None else json_value(shape.value, v)) for k, v in value.items()}
+    if kind == "timestamp":
+        return timestamps.format_timestamp(value, timestamp_format(shape, timestamps.UNIX))
+    if kind == "blob":
+        return _b64(value)
+    if kind in ("float", "double"):
+        number = float(value)
+        return number if math.isfinite(number) else _float_text(number)
+    if kind in ("integer", "long", "short", "byte"):
+        return int(value)
+    if kind == "boolean":
+        return bool(value)
+    return value
+
+
+def dump_json(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+# --- headers --------------------------------------------------------------------------------------
+
+
+def header_text(shape: Shape, value: Any) -> str:
+    """The text of one `location: header` member."""
+    if shape.type_name == "list" and isinstance(shape, ListShape):
+        parts = []
+        for item in value:
+            text = header_text(shape.member, item)
+            if shape.member.type_name == "string" and ("," in text or '"' in text):
+                text = '"' + text.replace('"', '\\"') + '"'
+            parts.append(text)
+        return ",".join(parts)
+    if shape.type_name == "string" and shape.serialization.get("jsonvalue"):
+        return _b64(json.dumps(value, separators=(",", ":")))
+    return scalar_text(shape, value, timestamps.RFC822)
+
+
+def header_list(text: str) -> list[str]:
+    """Split a comma-separated header list, honouring double-quoted items."""
+    items: list[str] = []
+    current: list[str] = []
+    quoted = False
+    escaped = False
+    for char in text:
+        if escaped:
+            current.append(char)
+            escaped = False
+        elif quoted and char == "\\":
+            escaped = True
+        elif char == '"':
+            quoted = not quoted
+        elif char == "," and not quoted:
+            items.append("".join(current).strip())
+            current = []
+        else:
+            current.append(char)
+    items.append("".join(current).strip())
+    return items
