@@ -1,0 +1,161 @@
+"""`Authorizer`: the one place that turns a request's principal and checks into a policy decision.
+
+For each `AuthzCheck` it builds the request context from the principal and the call (global
+condition keys), adds the check's own keys, gathers the policies that apply and asks the policy
+engine. A refusal raises the service's access-denied error with the engine's message:
+`AccessDenied` 403 (iam, sts, s3, cloudformation), `AccessDeniedException` 403 (eks) and
+`AccessDeniedException` 400 (eks-auth, per its model).
+
+Policies by principal kind:
+- user: attached managed + inline policies, its permissions boundary;
+- role session: the role's *current* attached + inline policies and boundary (read at request time,
+  by role ARN and unique id: a deleted role's sessions are left with nothing), and the session's
+  policies;
+- root: everything in its own account (an allow-all identity policy); resource policies still apply;
+- service principal: no identity policies; only the resource policy (e.g. a trust policy) decides.
+
+Global keys (IAM User Guide, "AWS global condition context keys"): aws:PrincipalArn (a session's
+role ARN with its path), aws:PrincipalAccount, aws:PrincipalType, aws:userid, aws:username (users
+only), aws:PrincipalTag/* (entity tags, then session tags override), aws:SourceIdentity,
+aws:TokenIssueTime and aws:MultiFactorAuthPresent ("false"; temporary credentials only, as AWS omits
+it for long-term keys), aws:CurrentTime, aws:EpochTime, aws:SourceIp, aws:SecureTransport,
+aws:RequestedRegion, aws:PrincipalIsAWSService, aws:PrincipalServiceName (service principals),
+aws:ViaAWSService ("false").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from functools import lru_cache
+
+from podid.errors import AccessDenied, AwsError
+from podid.policy import (
+    EvaluationRequest,
+    Policy,
+    PolicyKind,
+    PolicySet,
+    access_denied_message,
+    evaluate,
+    parse_policy,
+)
+from podid.services.base import AuthzCheck, Call, ContextValue, Principal
+from podid.services.iam.domain import IamDomain
+
+ALLOW_ALL = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}'
+
+_PRINCIPAL_TYPES = {"user": "User", "role-session": "AssumedRole", "root": "Account"}
+
+
+def access_denied_error(service: str, message: str) -> AwsError:
+    if service == "eks":
+        return AwsError(message, code="AccessDeniedException", status=403, sender_fault=True)
+    if service == "eks-auth":
+        return AwsError(message, code="AccessDeniedException", status=400, sender_fault=True)
+    return AccessDenied(message)
+
+
+def _iso(call: Call) -> str:
+    return call.now.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _is_trust_check(check: AuthzCheck) -> bool:
+    """STS actions on a role are decided by its trust policy (a policy without Resource)."""
+    return check.action.startswith("sts:") and ":role/" in check.resource
+
+
+class Authorizer:
+    def __init__(self, iam: IamDomain) -> None:
+        self.iam = iam
+        # Stored documents were size-checked when written; AWS managed policies may exceed the
+        # customer quotas (ReadOnlyAccess), so parse without size limits, cached per authorizer.
+        self.compile: Callable[[str, PolicyKind], Policy] = lru_cache(maxsize=4096)(self._parse)
+
+    @staticmethod
+    def _parse(text: str, kind: PolicyKind) -> Policy:
+        return parse_policy(text, kind, enforce_size=False)
+
+    def context_for(self, call: Call) -> dict[str, ContextValue]:
+        """The global condition keys of a request."""
+        p = call.principal
+        ctx: dict[str, ContextValue] = {
+            "aws:CurrentTime": _iso(call),
+            "aws:EpochTime": str(int(call.now.timestamp())),
+            "aws:SourceIp": call.source_ip,
+            "aws:SecureTransport": "true" if call.secure_transport else "false",
+            "aws:RequestedRegion": call.region,
+            "aws:PrincipalIsAWSService": "true" if p.is_service else "false",
+            "aws:ViaAWSService": "false",
+        }
+        if p.is_service:
+            ctx["aws:PrincipalServiceName"] = p.arn
+            return ctx
+        ctx["aws:PrincipalAccount"] = p.account
+        ctx["aws:userid"] = p.user_id
+        if p.kind in _PRINCIPAL_TYPES:
+            ctx["aws:PrincipalType"] = _PRINCIPAL_TYPES[p.kind]
+        if p.kind == "user":
+            ctx["aws:username"] = p.name
+        if p.session is not None:
+            ctx["aws:PrincipalArn"] = p.session.role_arn
+            ctx["aws:MultiFactorAuthPresent"] = "false"
+            issued = getattr(p.session, "issued_at", None)
+            if issued is not None:
+                ctx["aws:TokenIssueTime"] = issued.strftime("%Y-%m-%dT%H:%M:%SZ")
+            if p.session.source_identity is not None:
+                ctx["aws:SourceIdentity"] = p.session.source_identity
+        else:
+            ctx["aws:PrincipalArn"] = p.arn
+        for key, value in self.iam.principal_tags(p).items():
+            ctx[f"aws:PrincipalTag/{key}"] = value
+        return ctx
+
+    def policy_set(
+        self, principal: Principal, resource_policy: str | None, *, trust: bool = False
+    ) -> PolicySet:
+        compile_policy = self.compile
+        resource = (
+            compile_policy(resource_policy, "trust" if trust else "resource") if resource_policy else None
+        )
+        if principal.kind == "root":
+            return PolicySet(identity=(compile_policy(ALLOW_ALL, "identity"),), resource=resource)
+        if principal.kind in ("service", "anonymous"):
+            return PolicySet(resource=resource)
+        documents, boundary = self.iam.policies_for(principal)
+        session = principal.session.session_policies if principal.session is not None else ()
+        return PolicySet(
+            identity=tuple(compile_policy(d, "identity") for d in documents),
+            resource=resource,
+            boundaries=(compile_policy(boundary, "boundary"),) if boundary else (),
+            session=tuple(compile_policy(d, "session") for d in session),
+        )
+
+    def authorize(self, call: Call, checks: Sequence[AuthzCheck]) -> None:
+        """Raise the service's access-denied error unless every check is allowed."""
+        if not checks or (call.service == "sts" and call.operation == "GetCallerIdentity"):
+            return
+        p = call.principal
+        if p.kind == "anonymous":
+            check = checks[0]
+            raise access_denied_error(
+                call.service,
+                f"Anonymous is not authorized to perform: {check.action} on resource: {check.resource}",
+            )
+        base = self.context_for(call)
+        sets: dict[str | None, PolicySet] = {}
+        for check in checks:
+            if check.resource_policy not in sets:
+                sets[check.resource_policy] = self.policy_set(
+                    p, check.resource_policy, trust=_is_trust_check(check)
+                )
+            request = EvaluationRequest(
+                principal=p.arn,
+                action=check.action,
+                resource=check.resource,
+                resource_account=check.resource_account or (None if p.is_service else p.account),
+                context={**base, **check.context},
+                principal_account=None if p.is_service else p.account,
+            )
+            decision = evaluate(request, sets[check.resource_policy])
+            if not decision.allowed:
+                message = access_denied_message(p.arn, check.action, check.resource, decision)
+                raise access_denied_error(call.service, message)
