@@ -31,7 +31,9 @@ def botocore_request(operation: OperationModel, params: Mapping[str, Any]) -> Ht
     elif not isinstance(body, bytes):
         body = body.read()
     headers = Headers([(k, v if isinstance(v, str) else v.decode()) for k, v in prepared.headers.items()])
-    return HttpRequest(method=prepared.method, path=url.path or "/", query=url.query, headers=headers, body=body)
+    return HttpRequest(
+        method=prepared.method, path=url.path or "/", query=url.query, headers=headers, body=body
+    )
 
 
 def botocore_parse(operation: OperationModel, response: HttpResponse) -> dict[str, Any]:

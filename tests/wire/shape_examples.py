@@ -51,6 +51,7 @@ _CANDIDATES = (
     "123456",
     "o-abcdefghij/r-abcd",
     "AWS::S3::Bucket",
+    "arn:aws:kms:us-west-2:123456789012:key/abc",
 )
 
 
@@ -61,7 +62,7 @@ class Unfillable(Exception):
 class ExampleGenerator:
     def __init__(self, *, share: int = 3, depth: int = 5, header_safe: bool = False) -> None:
         self._validator = Validator()
-        self._share = share  # fill optional members whose name hash % share != 0 ... roughly 2/3
+        self._share = share  # 1: every optional member; n: those whose name hash % n != 0
         self._depth = depth
         self._header_safe = header_safe
 
@@ -71,7 +72,12 @@ class ExampleGenerator:
         for name, member in shape.members.items():
             if member.serialization.get("eventstream") or member.metadata.get("eventstream"):
                 continue
-            wanted = name in required or all_members or (zlib.crc32(name.encode()) % self._share != 0)
+            wanted = (
+                name in required
+                or all_members
+                or self._share == 1
+                or zlib.crc32(name.encode()) % self._share != 0
+            )
             if not wanted or (depth >= self._depth and name not in required):
                 continue
             try:

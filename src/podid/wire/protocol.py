@@ -115,7 +115,8 @@ class ServiceWire:
         assert self._router is not None
         path = request.path or "/"
         try:
-            route = self._router.match(request.method, path, query_dict(request.query), request.headers, bucket)
+            query = query_dict(request.query)
+            route = self._router.match(request.method, path, query, request.headers, bucket)
         except NoRoute as exc:
             raise self._no_route(request, exc.path_known) from None
         operation = route.operation

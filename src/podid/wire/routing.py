@@ -6,8 +6,9 @@ compiled once per service into regexes over the raw (percent-encoded) path; `{Na
 segment, `{Key+}` the rest of the path, and a fixed query part (`?uploads`, `?list-type=2`) must be
 present in the request, as must the operation's required query-string and header members (S3 tells
 UploadPart from PutObject by `uploadId`, CopyObject from PutObject by `x-amz-copy-source`). When
-several templates match, the most specific wins, as S3 does: more such required keys first, then more literal path characters, then non-greedy labels. Deprecated operations
-that share a template with a current one (S3's `GetBucketLifecycle`) never win over it.
+several templates match, the most specific wins, as S3 does: more such required keys first, then
+more literal path characters, then non-greedy labels. Deprecated operations that share a template
+with a current one (S3's `GetBucketLifecycle`) never win over it.
 """
 
 from __future__ import annotations
