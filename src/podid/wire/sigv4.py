@@ -174,7 +174,7 @@ class CredentialLookup(Protocol):
     Raise `SigV4Failure` with kind `unknown-key`, `bad-token` or `expired-token` to refuse.
     """
 
-    def __call__(self, access_key_id: str, session_token: str | None) -> SigningCredential: ...
+    def __call__(self, access_key_id: str, session_token: str | None, /) -> SigningCredential: ...
 
 
 @dataclass(frozen=True, slots=True)
