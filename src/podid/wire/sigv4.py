@@ -536,7 +536,7 @@ def verify_request(
             canonical_query(parsed.query_pairs, presigned=presigned),
             canonical_headers(request, signed),
             parsed.signed_headers,
-            payload_hash if s3 else _body_hash(request),
+            payload_hash,
         )
     )
     string_to_sign = "\n".join(
@@ -564,8 +564,8 @@ def verify_request(
         )
     if not s3 and "x-amz-content-sha256" in request.headers:
         claimed = request.headers["x-amz-content-sha256"]
-        if claimed != _body_hash(request):
-            raise _payload_mismatch(claimed, _body_hash(request), presigned)
+        if claimed != payload_hash:
+            raise _payload_mismatch(claimed, payload_hash, presigned)
     if s3 and payload_checked and _HEX64.fullmatch(payload_hash) and request.stream is None:
         computed = hashlib.sha256(request.body).hexdigest()
         if computed != payload_hash:
@@ -575,7 +575,7 @@ def verify_request(
         credential=credential,
         signed_headers=tuple(signed),
         signature=parsed.signature,
-        payload_hash=payload_hash if s3 else _body_hash(request),
+        payload_hash=payload_hash,
         signing_key=key,
         presigned=presigned,
         amz_date=amz_date,
