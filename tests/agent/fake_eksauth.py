@@ -52,6 +52,7 @@ class FakeEksAuth:
     host: str = "127.0.0.1"
     port: int = 0
     _runner: web.AppRunner | None = None
+    called: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
     def url(self) -> str:
@@ -94,14 +95,16 @@ class FakeEksAuth:
         url = f"http://{request.headers.get('Host', '')}{request.raw_path}"
         reference = AWSRequest(method=request.method, url=url, data=body, headers=headers)
         reference.context["timestamp"] = request.headers.get("X-Amz-Date", "")
-        signer = SigV4Auth(ReadOnlyCredentials(NODE_ACCESS_KEY, NODE_SECRET_KEY, None), "eks-auth", self.region)
+        node = ReadOnlyCredentials(NODE_ACCESS_KEY, NODE_SECRET_KEY, None)
+        signer = SigV4Auth(node, "eks-auth", self.region)
         canonical = signer.canonical_request(reference)
         expected = signer.signature(signer.string_to_sign(reference, canonical), reference)
-        return expected == fields.get("Signature")
+        return bool(expected == fields.get("Signature"))
 
     async def _handle(self, request: web.Request) -> web.Response:
         body = await request.read()
         self.calls += 1
+        self.called.set()
         request_id = str(uuid.uuid4())
         if self.delay:
             await asyncio.sleep(self.delay)

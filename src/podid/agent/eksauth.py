@@ -261,13 +261,11 @@ class EksAuthClient:
                 True,
             )
         except aiohttp.ClientConnectorError as exc:
-            reason = exc.os_error.strerror if exc.os_error is not None and exc.os_error.strerror else str(exc)
-            return _Attempt(
-                None,
-                self._transport_error(url, f"dial tcp {exc.host}:{exc.port}: connect: {reason.lower()}"),
-                True,
-                False,
-            )
+            # Go's dialer words it like strerror: "dial tcp H:P: connect: connection refused".
+            code = exc.os_error.errno if exc.os_error is not None else None
+            reason = os.strerror(code).lower() if code else str(exc)
+            reason = f"dial tcp {exc.host}:{exc.port}: connect: {reason}"
+            return _Attempt(None, self._transport_error(url, reason), True, False)
         except aiohttp.ClientError as exc:
             return _Attempt(None, self._transport_error(url, str(exc) or type(exc).__name__), True, False)
         if 200 <= status < 300:

@@ -55,7 +55,6 @@ _KNOWN_ALGS = frozenset(
 )
 
 _STRING_CLAIMS = ("iss", "sub", "jti")
-_DATE_CLAIMS = ("exp", "nbf", "iat")
 
 
 class TokenError(Exception):
@@ -166,26 +165,40 @@ def _go_json_type(value: Any) -> str:
     return "null"
 
 
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"invalid character {_go_quote_char(name[0])} looking for beginning of value")
+
+
 def _decode_json(raw: bytes, what: str) -> Any:
     try:
-        return json.loads(raw)
+        return json.loads(raw, parse_constant=_reject_constant)
     except ValueError as exc:
         raise TokenError(
             f"token is malformed: could not JSON decode {what}: {_go_json_error(raw, exc)}"
         ) from None
 
 
-def _numeric_date(name: str, value: Any) -> int | None:
+_JSON_NUMBER = re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?")
+
+
+def _numeric_date(value: Any) -> int | None:
+    """jwt v5 `NumericDate.UnmarshalJSON`: a number, or a string holding a valid number literal."""
     if value is None:
         return None
+    prefix = "token is malformed: could not JSON decode claim: could not parse NumericData: "
+    if isinstance(value, str):
+        if not _JSON_NUMBER.fullmatch(value):
+            item = json.dumps(value)
+            raise TokenError(
+                prefix + f"json: invalid number literal, trying to unmarshal {json.dumps(item)} into Number"
+            )
+        value = float(value)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TokenError(
-            "token is malformed: could not JSON decode claim: "
-            f"json: cannot unmarshal {_go_json_type(value)} into Go struct field "
-            f"RegisteredClaims.{name} of type jwt.NumericDate"
+            prefix + f"json: cannot unmarshal {_go_json_type(value)} into Go value of type json.Number"
         )
     if isinstance(value, float) and not math.isfinite(value):
-        raise TokenError("token is malformed: could not JSON decode claim: could not parse NumericDate")
+        raise TokenError(prefix + "value out of range")
     return math.floor(value) if value >= 0 else math.ceil(value)  # Go truncates toward zero
 
 
@@ -233,9 +246,9 @@ def parse_unverified(token: str) -> TokenClaims:
             f"{_go_json_type(claims)} into Go value of type jwt.RegisteredClaims"
         )
     _check_claim_types(claims)
-    exp = _numeric_date("exp", claims.get("exp"))
-    nbf = _numeric_date("nbf", claims.get("nbf"))
-    _numeric_date("iat", claims.get("iat"))
+    exp = _numeric_date(claims.get("exp"))
+    nbf = _numeric_date(claims.get("nbf"))
+    _numeric_date(claims.get("iat"))
     alg = header.get("alg")
     if not isinstance(alg, str):
         raise TokenError("token is unverifiable: signing method (alg) is unspecified")
