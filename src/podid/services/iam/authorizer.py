@@ -26,10 +26,12 @@ aws:ViaAWSService ("false").
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from functools import lru_cache
 
 from podid.errors import AccessDenied, AwsError
 from podid.policy import (
+    Decision,
     EvaluationRequest,
     Policy,
     PolicyKind,
@@ -43,6 +45,8 @@ from podid.services.iam.domain import IamDomain
 
 ALLOW_ALL = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}'
 
+# Not a real account: forces the engine's cross-account rule (both sides must allow).
+_OTHER_ACCOUNT = "000000000000"
 _PRINCIPAL_TYPES = {"user": "User", "role-session": "AssumedRole", "root": "Account"}
 
 
@@ -129,6 +133,15 @@ class Authorizer:
             session=tuple(compile_policy(d, "session") for d in session),
         )
 
+    @staticmethod
+    def _trust_must_name_caller(request: EvaluationRequest, policies: PolicySet) -> Decision:
+        """A role's trust policy is required, even in the same account (IAM User Guide, "How IAM roles
+        differ from resource-based policies"): when it names only the caller's account, the identity
+        policy decides *and* the trust must allow; evaluating as if cross-account gives exactly that.
+        """
+        elsewhere = replace(request, resource_account=_OTHER_ACCOUNT)
+        return evaluate(elsewhere, policies)
+
     def authorize(self, call: Call, checks: Sequence[AuthzCheck]) -> None:
         """Raise the service's access-denied error unless every check is allowed."""
         if not checks or (call.service == "sts" and call.operation == "GetCallerIdentity"):
@@ -156,6 +169,8 @@ class Authorizer:
                 principal_account=None if p.is_service else p.account,
             )
             decision = evaluate(request, sets[check.resource_policy])
+            if decision.allowed and decision.deciding == "identity" and _is_trust_check(check):
+                decision = self._trust_must_name_caller(request, sets[check.resource_policy])
             if not decision.allowed:
                 message = access_denied_message(p.arn, check.action, check.resource, decision)
                 raise access_denied_error(call.service, message)

@@ -6,7 +6,7 @@ zlib-compressed on its own and weighed against its own budget, the percentages a
 
 - tags: 275 bytes of compressed `key\\0value\\0...`, calibrated on the one public data point (EKS Pod
   Identity's six session tags report `packedPolicySize` 56, reference §5.2);
-- policies: 1,024 bytes of compressed minified JSON, so that a 2,048-character policy alone fits
+- policies: 512 bytes of compressed minified JSON, so that a typical 2,048-character policy alone fits
   while a sizeable policy plus the six EKS tags does not (as AWS's `disableSessionTags` advice says).
 
 Transitivity does not change the size (STS's documentation). Over 100% -> `PackedPolicyTooLarge`.
@@ -20,7 +20,7 @@ import zlib
 from collections.abc import Iterable, Sequence
 
 TAG_BUDGET = 275
-POLICY_BUDGET = 1024
+POLICY_BUDGET = 512
 
 
 def _minified(document: str) -> str:
