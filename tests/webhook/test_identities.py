@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socketserver
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -128,10 +129,16 @@ class _EksHandler(BaseHTTPRequestHandler):
         pass
 
 
+class _NoLookupServer(ThreadingHTTPServer):
+    def server_bind(self) -> None:  # HTTPServer's own calls getfqdn(): a DNS query
+        socketserver.TCPServer.server_bind(self)
+        self.server_name, self.server_port = "eks", int(self.server_address[1])
+
+
 @pytest.fixture
 def eks_server() -> Iterator[str]:
     _EksHandler.seen = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _EksHandler)
+    server = _NoLookupServer(("127.0.0.1", 0), _EksHandler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
