@@ -86,6 +86,18 @@ def page(
     return chunk, token
 
 
+def read_cluster(store: Store, account: str, region: str, name: str) -> Cluster | None:
+    """A cluster straight from a store (for other processes, e.g. `podid token create`)."""
+    doc = store.get(CLUSTERS, f"{account}/{region}/{name}")
+    return Cluster.from_doc(doc) if doc is not None else None
+
+
+def latest_cluster(store: Store, account: str, region: str) -> Cluster | None:
+    """The most recently created cluster of an account and region."""
+    clusters = [Cluster.from_doc(doc) for _, doc in store.scan(CLUSTERS, f"{account}/{region}/")]
+    return max(clusters, key=lambda c: c.created_at, default=None)
+
+
 class EksDomain:
     """EKS's state and rules; the provider maps operations onto these methods."""
 
@@ -189,8 +201,7 @@ class EksDomain:
         return cluster
 
     def cluster_by_name(self, account: str, region: str, name: str) -> Cluster | None:
-        doc = self.store.get(CLUSTERS, f"{account}/{region}/{name}")
-        return Cluster.from_doc(doc) if doc is not None else None
+        return read_cluster(self.store, account, region, name)
 
     def get_cluster(self, account: str, region: str, name: str) -> Cluster:
         cluster = self.cluster_by_name(account, region, name)
