@@ -8,6 +8,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from botocore.awsrequest import HeadersDict, create_request_object, prepare_request_dict
+from botocore.handlers import parse_get_bucket_location
 from botocore.model import ListShape, MapShape, OperationModel, Shape, StructureShape
 from botocore.parsers import create_parser
 from botocore.serialize import create_serializer
@@ -45,7 +46,16 @@ def botocore_parse(operation: OperationModel, response: HttpResponse) -> dict[st
     raw = {"status_code": response.status, "headers": headers, "body": response.body}
     shape = operation.output_shape if response.status < 300 else None
     parsed: dict[str, Any] = parser.parse(raw, shape)
+    if operation.name == "GetBucketLocation" and response.status < 300:
+        # botocore's handler for this operation, which its model cannot describe
+        parse_get_bucket_location(parsed, _Raw(response.body))
     return parsed
+
+
+class _Raw:
+    def __init__(self, content: bytes) -> None:
+        self.raw = content
+        self.content = content
 
 
 def normalise(shape: Shape | None, value: Any) -> Any:

@@ -222,3 +222,13 @@ def test_query_timestamps_have_milliseconds() -> None:
     assert response.body.startswith(b'<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">')
     parsed = botocore_parse(operation, response)
     assert parsed["Credentials"]["Expiration"] == when
+
+
+@pytest.mark.parametrize("key", ["a b/c+d%e~f.txt", "dir/", "ü/€", "x?y=z&w"])
+def test_s3_tricky_keys_as_botocore_encodes_them(key: str) -> None:
+    wire = ServiceWire.for_service("s3")
+    operation = wire.service_model.operation_model("GetObject")
+    request = botocore_request(operation, {"Bucket": "bkt", "Key": key})
+    parsed = wire.parse(request)
+    assert parsed.name == "GetObject"
+    assert parsed.params == {"Bucket": "bkt", "Key": key}

@@ -175,6 +175,8 @@ def test_boto3_rest_json_protocol() -> None:
 def _s3_answer(op: str, params: Mapping[str, Any]) -> Mapping[str, Any]:
     if op == "ListBuckets":
         return {"Buckets": [{"Name": "b1", "CreationDate": WHEN}], "Owner": {"ID": "abc"}}
+    if op == "GetBucketLocation":
+        return {"LocationConstraint": "eu-west-1"}
     if op == "PutObject":
         assert params["Body"] == b"hello"
         return {"ETag": '"5d41402abc4b2a76b9719d911017c592"'}
@@ -189,13 +191,14 @@ def test_boto3_rest_xml_protocol() -> None:
         s3 = _client("s3", endpoint)
         buckets = s3.list_buckets()
         assert buckets["Buckets"] == [{"Name": "b1", "CreationDate": WHEN}]
+        assert s3.get_bucket_location(Bucket="b1")["LocationConstraint"] == "eu-west-1"
         put = s3.put_object(Bucket="b1", Key="dir/k.txt", Body=b"hello")
         assert put["ETag"] == '"5d41402abc4b2a76b9719d911017c592"'
         with pytest.raises(s3.exceptions.NoSuchKey) as info:
             s3.get_object(Bucket="b1", Key="missing")
     assert info.value.response["Error"]["Key"] == "missing"
     assert info.value.response["ResponseMetadata"]["RequestId"] == "req-42"
-    assert seen[1][1]["Key"] == "dir/k.txt"
+    assert seen[2][1]["Key"] == "dir/k.txt"
 
 
 def _logs_answer(op: str, params: Mapping[str, Any]) -> Mapping[str, Any]:

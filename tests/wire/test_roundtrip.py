@@ -142,3 +142,31 @@ def test_response_round_trip(service: str, name: str, share: int) -> None:
     if payload and got.get(payload) == {} and payload not in expected:
         got.pop(payload)  # botocore reads an absent structure payload as {}
     assert got == expected
+
+
+S3_BUCKET_CASES = [
+    pytest.param(name, id=name)
+    for name in ServiceWire.for_service("s3").service_model.operation_names
+    if str(ServiceWire.for_service("s3").service_model.operation_model(name).http["requestUri"]).startswith(
+        "/{Bucket}"
+    )
+]
+
+
+@pytest.mark.parametrize("name", S3_BUCKET_CASES)
+def test_s3_virtual_hosted_request(name: str) -> None:
+    """The gateway strips the bucket from the Host; the path is then the key only."""
+    wire = ServiceWire.for_service("s3")
+    operation = wire.service_model.operation_model(name)
+    params = _example(operation, "input", share=1)
+    params["Bucket"] = "my-bucket"
+    request = botocore_request(operation, params)
+    assert request.path.startswith("/my-bucket")
+    request.path = request.path[len("/my-bucket") :] or "/"
+    if name in _SHARED_ROUTES and operation.deprecated:
+        return  # covered by test_request_round_trip
+    parsed = wire.parse(request, bucket_from_host="my-bucket")
+    assert _same_route(operation, parsed.operation)
+    assert parsed.params["Bucket"] == "my-bucket"
+    if parsed.operation.name == name and "Key" in params:
+        assert parsed.params["Key"] == params["Key"]

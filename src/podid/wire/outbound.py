@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
+from xml.sax.saxutils import escape
 
 from botocore.model import MapShape, OperationModel, StructureShape
 
@@ -51,6 +52,11 @@ S3_ROOTS: Mapping[str, str] = {
     "GetObjectAttributes": "GetObjectAttributesResponse",
     "CreateSession": "CreateSessionResult",
 }
+
+# S3 operations whose whole body is one element carrying the member's value as text (the model says
+# a structure; S3 sends `<LocationConstraint xmlns="...">eu-west-1</LocationConstraint>`, and
+# botocore's GetBucketLocation handler reads the root's text).
+S3_TEXT_ROOTS: Mapping[str, str] = {"GetBucketLocation": "LocationConstraint"}
 
 
 def query_response(
@@ -124,6 +130,12 @@ def rest_response(
                 else:
                     body = dump_json(json_value(payload_shape, value))
                 content_type = "application/xml" if xml else "application/json"
+        elif s3 and operation.name in S3_TEXT_ROOTS:
+            member_name = S3_TEXT_ROOTS[operation.name]
+            text = escape(str(result.get(member_name) or ""))
+            root = f'<{member_name} xmlns="{S3_NAMESPACE}">{text}</{member_name}>'
+            body = ('<?xml version="1.0" encoding="UTF-8"?>\n' + root).encode()
+            content_type = "application/xml"
         elif _has_body_members(shape):
             if xml:
                 root = str(

@@ -131,8 +131,8 @@ class RestRouter:
             hosted = _compile(operation, template, host_bucket=True)
             if hosted is not None:
                 host_routes.append(hosted)
-        self._path = sorted(path_routes, key=lambda r: r.rank, reverse=True)
-        self._host = sorted(host_routes, key=lambda r: r.rank, reverse=True)
+        self._path = _by_method(path_routes)
+        self._host = _by_method(host_routes)
 
     def match(
         self,
@@ -142,21 +142,31 @@ class RestRouter:
         headers: Mapping[str, str],
         bucket: str | None,
     ) -> RouteMatch:
-        routes = self._host if bucket is not None else self._path
-        path_known = False
+        table = self._host if bucket is not None else self._path
         method = method.upper()
-        for route in routes:
+        for route in table.get(method, ()):
             found = route.regex.match(raw_path)
             if found is None or not route.query_matches(query, headers):
-                continue
-            if route.method != method:
-                path_known = True
                 continue
             labels = {name: unquote(found.group(group)) for group, name in route.labels}
             if bucket is not None:
                 labels["Bucket"] = bucket
             return RouteMatch(route.operation, labels)
+        path_known = any(
+            route.regex.match(raw_path) is not None
+            for other, routes in table.items()
+            if other != method
+            for route in routes
+        )
         raise NoRoute(path_known)
+
+
+def _by_method(routes: list[Route]) -> dict[str, tuple[Route, ...]]:
+    """Routes grouped by HTTP method, most specific first within each group."""
+    grouped: dict[str, list[Route]] = {}
+    for route in sorted(routes, key=lambda r: r.rank, reverse=True):
+        grouped.setdefault(route.method, []).append(route)
+    return {method: tuple(items) for method, items in grouped.items()}
 
 
 def query_dict(raw_query: str) -> dict[str, str]:

@@ -123,8 +123,10 @@ class Validator:
     ) -> None:
         required = shape.metadata.get("required", ())
         for name, member in shape.members.items():
-            sub_path = f"{path}.{camel_path(name)}" if path else camel_path(name)
             item = value.get(name)
+            if item is None and name not in required:
+                continue
+            sub_path = f"{path}.{camel_path(name)}" if path else camel_path(name)
             if item is None:
                 if name in required:
                     out.append(
