@@ -32,10 +32,25 @@ class AgentProcess:
     probe_port: int
     metrics_port: int
     host: str = "127.0.0.1"
+    ready_prefix: Sequence[str] = ()
 
     @property
     def credentials_url(self) -> str:
         return f"http://{self.host}:{self.port}/v1/credentials"
+
+    async def _ready_inside(self) -> bool:
+        """Probe from inside a network namespace (`ready_prefix` is `ip netns exec NS`)."""
+        url = f"http://127.0.0.1:{self.probe_port}/readyz"
+        code = f"import urllib.request; urllib.request.urlopen({url!r}, timeout=2)"
+        proc = await asyncio.create_subprocess_exec(
+            *self.ready_prefix,
+            sys.executable,
+            "-c",
+            code,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+        return await proc.wait() == 0
 
     async def wait_ready(self, limit: float = 15.0) -> None:
         url = f"http://127.0.0.1:{self.probe_port}/readyz"
@@ -44,12 +59,16 @@ class AgentProcess:
             while True:
                 if self.process.returncode is not None:
                     raise RuntimeError(f"podid agent exited with {self.process.returncode}")
-                try:
-                    async with session.get(url) as resp:
-                        if resp.status == 200:
-                            return
-                except aiohttp.ClientError:
-                    pass
+                if self.ready_prefix:
+                    if await self._ready_inside():
+                        return
+                else:
+                    try:
+                        async with session.get(url) as resp:
+                            if resp.status == 200:
+                                return
+                    except aiohttp.ClientError:
+                        pass
                 if asyncio.get_running_loop().time() > deadline:
                     raise TimeoutError("podid agent did not become ready")
                 await asyncio.sleep(0.05)
@@ -75,6 +94,7 @@ async def start_agent_process(
     port: int | None = None,
     node_env: bool = True,
     log_file: Path | None = None,
+    ready_prefix: Sequence[str] = (),
 ) -> AgentProcess:
     """Start `podid agent` bound to `host`; node credentials are the fake's, via the environment."""
     port = port or free_port(host)
@@ -110,7 +130,7 @@ async def start_agent_process(
     finally:
         if not isinstance(out, int):
             out.close()
-    agent = AgentProcess(process, port, probe_port, metrics_port, host)
+    agent = AgentProcess(process, port, probe_port, metrics_port, host, ready_prefix)
     try:
         await agent.wait_ready()
     except BaseException:
