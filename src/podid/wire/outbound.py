@@ -71,7 +71,9 @@ def query_response(
         out.append(f"<{wrapper}>")
         xml_members(shape, result, out)
         out.append(f"</{wrapper}>")
-    out.append(f"<ResponseMetadata><RequestId>{request_id}</RequestId></ResponseMetadata></{name}Response>")
+    out.append(
+        f"<ResponseMetadata><RequestId>{escape(request_id)}</RequestId></ResponseMetadata></{name}Response>"
+    )
     body = "".join(out).encode("utf-8")
     return HttpResponse(200, [("x-amzn-RequestId", request_id), ("Content-Type", "text/xml")], body)
 
