@@ -118,10 +118,19 @@ def test_attach_errors(iam: IamDomain) -> None:
 
 def test_attach_quota(iam: IamDomain) -> None:
     iam.create_role(ACCOUNT, "app", TRUST)
-    names = ["AmazonS3ReadOnlyAccess", "AmazonEKSWorkerNodePolicy", "AdministratorAccess", "ReadOnlyAccess",
-             "AmazonEC2ReadOnlyAccess", "IAMReadOnlyAccess", "AmazonSQSReadOnlyAccess",
-             "AmazonSNSReadOnlyAccess", "AmazonDynamoDBReadOnlyAccess", "CloudWatchReadOnlyAccess",
-             "AmazonEKSClusterPolicy"]  # fmt: skip
+    names = [
+        "AmazonS3ReadOnlyAccess",
+        "AmazonEKSWorkerNodePolicy",
+        "AdministratorAccess",
+        "ReadOnlyAccess",
+        "AmazonEC2ReadOnlyAccess",
+        "IAMReadOnlyAccess",
+        "AmazonSQSReadOnlyAccess",
+        "AmazonSNSReadOnlyAccess",
+        "AmazonDynamoDBReadOnlyAccess",
+        "CloudWatchReadOnlyAccess",
+        "AmazonEKSClusterPolicy",
+    ]
     for name in names[:10]:
         iam.attach_role_policy(ACCOUNT, "app", f"arn:aws:iam::aws:policy/{name}")
     with pytest.raises(LimitExceeded, match=re.escape("PoliciesPerRole: 10")):

@@ -212,8 +212,15 @@ def test_service_principal_may_exceed_max_session_duration(
     iam: IamDomain, sts: StsDomain, authorizer: Authorizer, clock: FakeClock
 ) -> None:
     arn = make_role(iam, principal={"Service": "pods.eks.amazonaws.com"})
-    out = assume(sts, authorizer, POD_SERVICE, arn, duration_seconds=21600, tags=EKS_TAGS,
-                 transitive_tag_keys=[k for k, _ in EKS_TAGS])  # fmt: skip
+    out = assume(
+        sts,
+        authorizer,
+        POD_SERVICE,
+        arn,
+        duration_seconds=21600,
+        tags=EKS_TAGS,
+        transitive_tag_keys=[k for k, _ in EKS_TAGS],
+    )
     assert out.expiration == clock.now() + timedelta(hours=6)
     assert 40 <= out.packed_policy_size <= 70  # AWS reports 56 for these six tags
 
@@ -222,8 +229,15 @@ def test_role_chaining_limits_and_transitive_tags(
     iam: IamDomain, sts: StsDomain, authorizer: Authorizer, clock: FakeClock
 ) -> None:
     first_arn = make_role(iam, "first", principal={"Service": "pods.eks.amazonaws.com"})
-    first = assume(sts, authorizer, POD_SERVICE, first_arn, duration_seconds=21600, tags=EKS_TAGS,
-                   transitive_tag_keys=[k for k, _ in EKS_TAGS])  # fmt: skip
+    first = assume(
+        sts,
+        authorizer,
+        POD_SERVICE,
+        first_arn,
+        duration_seconds=21600,
+        tags=EKS_TAGS,
+        transitive_tag_keys=[k for k, _ in EKS_TAGS],
+    )
     iam.put_role_policy(ACCOUNT, "first", "hop", allow(["sts:AssumeRole", "sts:TagSession"]))
     target_trust = {
         "Version": "2012-10-17",
@@ -255,8 +269,9 @@ def test_role_chaining_limits_and_transitive_tags(
 
 def test_inherited_tags_need_tag_session(iam: IamDomain, sts: StsDomain, authorizer: Authorizer) -> None:
     first_arn = make_role(iam, "first", principal={"Service": "pods.eks.amazonaws.com"})
-    first = assume(sts, authorizer, POD_SERVICE, first_arn, tags=EKS_TAGS[:1],
-                   transitive_tag_keys=[EKS_TAGS[0][0]])  # fmt: skip
+    first = assume(
+        sts, authorizer, POD_SERVICE, first_arn, tags=EKS_TAGS[:1], transitive_tag_keys=[EKS_TAGS[0][0]]
+    )
     iam.put_role_policy(ACCOUNT, "first", "hop", allow(["sts:AssumeRole", "sts:TagSession"]))
     target = make_role(iam, "target", principal={"AWS": first_arn}, actions=["sts:AssumeRole"])
     assert "sts:TagSession" in refused(sts, authorizer, first.principal, target).message
@@ -287,8 +302,14 @@ def test_tag_rules(iam: IamDomain, sts: StsDomain, authorizer: Authorizer, admin
 
 def test_session_policies(iam: IamDomain, sts: StsDomain, authorizer: Authorizer, admin: Principal) -> None:
     arn = make_role(iam)
-    out = assume(sts, authorizer, admin, arn, policy=allow("s3:GetObject"),
-                 policy_arns=["arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"])  # fmt: skip
+    out = assume(
+        sts,
+        authorizer,
+        admin,
+        arn,
+        policy=allow("s3:GetObject"),
+        policy_arns=["arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"],
+    )
     assert out.principal.session is not None
     assert len(out.principal.session.session_policies) == 2
     assert 0 < out.packed_policy_size <= 100

@@ -258,11 +258,17 @@ class PolicyOps(IamCore):
                 if aws.path.startswith(prefix) and (not only_attached or aws.arn in attached):
                     views.append(
                         PolicyView(
-                            aws.arn, aws.name, aws.path, _aws_policy_id(aws.arn), aws.default_version_id,
-                            aws.create_date, aws.update_date, attached.get(aws.arn, 0),
+                            aws.arn,
+                            aws.name,
+                            aws.path,
+                            _aws_policy_id(aws.arn),
+                            aws.default_version_id,
+                            aws.create_date,
+                            aws.update_date,
+                            attached.get(aws.arn, 0),
                             boundaries.get(aws.arn, 0),
                         )
-                    )  # fmt: skip
+                    )
         if scope in ("All", "Local"):
             for _, doc in self.store.scan(POLICIES, f"{account}/"):
                 policy = CustomerPolicy.from_doc(doc)

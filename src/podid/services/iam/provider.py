@@ -91,9 +91,11 @@ class IamProvider(Provider):
     @iam_op("UpdateRole", az.on_role("iam:UpdateRole"))
     def update_role(self, call: Call, p: Params) -> Result:
         self.iam.update_role(
-            call.account, p["RoleName"], description=p.get("Description"),
+            call.account,
+            p["RoleName"],
+            description=p.get("Description"),
             max_session_duration=p.get("MaxSessionDuration"),
-        )  # fmt: skip
+        )
         return {}
 
     @iam_op("UpdateRoleDescription", az.on_role("iam:UpdateRoleDescription"))
@@ -184,9 +186,12 @@ class IamProvider(Provider):
     @iam_op("CreateUser", az.on_new("user", "iam:CreateUser"))
     def create_user(self, call: Call, p: Params) -> Result:
         user = self.iam.create_user(
-            call.account, p["UserName"], path=p.get("Path") or "/",
-            boundary_arn=p.get("PermissionsBoundary"), tags=tags_param(p.get("Tags")),
-        )  # fmt: skip
+            call.account,
+            p["UserName"],
+            path=p.get("Path") or "/",
+            boundary_arn=p.get("PermissionsBoundary"),
+            tags=tags_param(p.get("Tags")),
+        )
         return {"User": user_out(user)}
 
     @iam_op("GetUser", az.on_user("iam:GetUser"))
@@ -310,17 +315,24 @@ class IamProvider(Provider):
             raise NoSuchEntity(f"The Access Key with id {p['AccessKeyId']} cannot be found.")
         last: dict[str, Any] = {"ServiceName": "N/A", "Region": "N/A"}
         if key.last_used is not None:
-            last = {"LastUsedDate": key.last_used, "ServiceName": key.last_used_service,
-                    "Region": key.last_used_region}  # fmt: skip
+            last = {
+                "LastUsedDate": key.last_used,
+                "ServiceName": key.last_used_service,
+                "Region": key.last_used_region,
+            }
         return {"UserName": key.user_name, "AccessKeyLastUsed": last}
 
     # managed policies
     @iam_op("CreatePolicy", az.on_new("policy", "iam:CreatePolicy"))
     def create_policy(self, call: Call, p: Params) -> Result:
         policy = self.iam.create_policy(
-            call.account, p["PolicyName"], p["PolicyDocument"], path=p.get("Path") or "/",
-            description=p.get("Description"), tags=tags_param(p.get("Tags")),
-        )  # fmt: skip
+            call.account,
+            p["PolicyName"],
+            p["PolicyDocument"],
+            path=p.get("Path") or "/",
+            description=p.get("Description"),
+            tags=tags_param(p.get("Tags")),
+        )
         view = self.iam.get_policy(call.account, policy.arn)
         return {"Policy": policy_out(view)}
 
@@ -336,10 +348,14 @@ class IamProvider(Provider):
     @iam_op("ListPolicies", az.on_any("iam:ListPolicies"))
     def list_policies(self, call: Call, p: Params) -> Result:
         views, marker = self.iam.list_policies(
-            call.account, scope=p.get("Scope") or "All", only_attached=bool(p.get("OnlyAttached")),
-            path_prefix=p.get("PathPrefix"), usage_filter=p.get("PolicyUsageFilter"),
-            marker=p.get("Marker"), max_items=p.get("MaxItems"),
-        )  # fmt: skip
+            call.account,
+            scope=p.get("Scope") or "All",
+            only_attached=bool(p.get("OnlyAttached")),
+            path_prefix=p.get("PathPrefix"),
+            usage_filter=p.get("PolicyUsageFilter"),
+            marker=p.get("Marker"),
+            max_items=p.get("MaxItems"),
+        )
         return page_out("Policies", [policy_out(v, full=False) for v in views], marker)
 
     @iam_op("CreatePolicyVersion", az.on_policy("iam:CreatePolicyVersion"))
