@@ -14,7 +14,14 @@ from unittest import mock
 from urllib.parse import quote, urlsplit
 
 import pytest
-from botocore.auth import S3SigV4Auth, S3SigV4QueryAuth, SigV4Auth, SigV4QueryAuth
+from botocore.auth import (
+    HmacV1Auth,
+    HmacV1QueryAuth,
+    S3SigV4Auth,
+    S3SigV4QueryAuth,
+    SigV4Auth,
+    SigV4QueryAuth,
+)
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from botocore.crt.auth import CrtS3SigV4Auth, CrtS3SigV4QueryAuth, CrtSigV4Auth, CrtSigV4QueryAuth
@@ -468,7 +475,9 @@ def test_missing_and_malformed_authorization() -> None:
     sigv4a = with_headers(base, authorization=auth.replace("AWS4-HMAC-SHA256", "AWS4-ECDSA-P256-SHA256"))
     assert failure_of(lambda: verify(sigv4a)).kind == "unsupported-algorithm"
     sigv2 = with_headers(base, authorization=f"AWS {AKID}:c2lnbmF0dXJl")
-    assert failure_of(lambda: verify(sigv2, s3=True)).kind == "unsupported-algorithm"
+    assert failure_of(lambda: verify(sigv2)).kind == "unsupported-algorithm"  # SigV2 is S3's only
+    # S3 accepts SigV2, but wants an RFC 1123 date (this x-amz-date is ISO 8601): AccessDenied
+    assert failure_of(lambda: verify(sigv2, s3=True)).kind == "missing-auth"
     bad_date = with_headers(base, x_amz_date="2026-11-28T12:00:00Z")
     assert failure_of(lambda: verify(bad_date)).kind == "incomplete-signature"
     both = dataclasses.replace(base, query="X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Signature=0")
@@ -511,3 +520,64 @@ def test_signature_compared_in_constant_time() -> None:
     with mock.patch("podid.wire.sigv4.hmac.compare_digest", wraps=__import__("hmac").compare_digest) as spy:
         verify(_base())
     assert spy.called
+
+
+# ------------------------------------------------------------------ S3 SigV2 (botocore's default presign)
+
+
+def _sign_v2(
+    url: str,
+    *,
+    query: bool,
+    method: str = "GET",
+    auth_path: str | None = None,
+    token: str | None = None,
+    akid: str = AKID,
+    secret: str = SECRET,
+    headers: dict[str, str] | None = None,
+) -> HttpRequest:
+    creds = Credentials(akid, secret, token)
+    signer = HmacV1QueryAuth(creds, expires=600) if query else HmacV1Auth(creds)
+    request = AWSRequest(method=method, url=url, headers=dict(headers or {}))
+    if auth_path is not None:
+        request.auth_path = auth_path
+    signer.add_auth(request)
+    parts = urlsplit(request.url)
+    pairs = [(k, str(v)) for k, v in request.headers.items()] + [("Host", parts.netloc)]
+    return HttpRequest(method=method, path=parts.path, query=parts.query, headers=Headers(pairs))
+
+
+@pytest.mark.parametrize("query", [True, False])
+def test_s3_sigv2_path_and_virtual_hosted(query: bool) -> None:
+    now = datetime.now(UTC)
+    path_style = _sign_v2("http://127.0.0.1:4566/bucket/a%20b~c?uploads", query=query, method="POST")
+    verified = verify_request(path_style, Lookup(), now, s3=True)
+    assert verified.signature_version == 2
+    assert verified.presigned is query
+    assert credential_scope(path_style) == dataclasses.replace(verified.scope, date="")
+    virtual = _sign_v2(
+        "http://my.bucket.localhost:4566/key?versionId=3&x-id=GetObject",
+        query=query,
+        auth_path="/my.bucket/key",
+        headers={"x-amz-meta-a": " v "},
+    )
+    verify_request(virtual, Lookup(), now, s3=True)
+    assert failure_of(lambda: verify_request(virtual, Lookup("other"), now, s3=True)).kind == "bad-signature"
+    temp = _sign_v2("http://127.0.0.1:4566/b/k", query=query, akid=TEMP_AKID, secret=TEMP_SECRET, token=TOKEN)
+    verify_request(temp, Lookup(), now, s3=True)
+    later = now + timedelta(minutes=16)
+    kind = "presign-expired" if query else "request-expired"
+    assert failure_of(lambda: verify_request(path_style, Lookup(), later, s3=True)).kind == kind
+
+
+def test_s3_sigv2_missing_parameters_and_token_rules() -> None:
+    now = datetime.now(UTC)
+    url = _sign_v2("http://127.0.0.1:4566/b/k", query=True)
+    no_expires = dataclasses.replace(
+        url, query="&".join(p for p in url.query.split("&") if "Expires" not in p)
+    )
+    assert (
+        failure_of(lambda: verify_request(no_expires, Lookup(), now, s3=True)).kind == "incomplete-signature"
+    )
+    temp = _sign_v2("http://127.0.0.1:4566/b/k", query=False, akid=TEMP_AKID, secret=TEMP_SECRET)
+    assert failure_of(lambda: verify_request(temp, Lookup(), now, s3=True)).kind == "missing-token"

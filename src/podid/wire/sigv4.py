@@ -34,6 +34,7 @@ sorted by name and value.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
@@ -196,6 +197,7 @@ class VerifiedRequest:
     amz_date_text: str = ""
     payload_checked: bool = True
     expires_at: datetime | None = field(default=None)
+    signature_version: int = 4
 
 
 # --------------------------------------------------------------------------- parsing
@@ -236,17 +238,21 @@ def credential_scope(request: HttpRequest) -> CredentialScope | None:
     """The credential scope a request claims, cheaply (no verification); None if unsigned or garbled."""
     auth = request.headers.get("authorization")
     if auth is not None:
-        _, _, rest = auth.strip().partition(" ")
+        scheme, _, rest = auth.strip().partition(" ")
+        if scheme == "AWS":  # S3 SigV2: no scope; the bucket's region applies
+            return CredentialScope(rest.partition(":")[0], "", "", "s3", "", False)
         for part in rest.split(","):
             name, _, value = part.strip().partition("=")
             if name == "Credential":
                 return _scope_from(value, presigned=False)
         return None
-    if "X-Amz-Credential" not in request.query and "x-amz-credential" not in request.query.lower():
+    if "X-Amz-Credential" not in request.query and "AWSAccessKeyId" not in request.query:
         return None
     for name, value in _split_query(request.query):
         if unquote(name) == "X-Amz-Credential":
             return _scope_from(unquote(value), presigned=True)
+        if name == "AWSAccessKeyId":
+            return CredentialScope(unquote(value), "", "", "s3", "", True)
     return None
 
 
@@ -492,8 +498,13 @@ def verify_request(
     """Verify the SigV4 signature of `request` at time `now`, or raise `SigV4Failure`.
 
     `service` is the signing name of the service addressed (`sts`, `iam`, `eks`, `eks-auth`, `s3`);
-    None accepts whatever the scope names. `s3` selects S3's canonicalisation and payload rules.
+    None accepts whatever the scope names. `s3` selects S3's canonicalisation and payload rules, and
+    also accepts S3's legacy Signature Version 2 (`Authorization: AWS key:sig`, or the presigned
+    `AWSAccessKeyId`/`Signature`/`Expires` query that botocore and `aws s3 presign` produce by default
+    for us-east-1 and us-west-2); see `_verify_v2`.
     """
+    if s3 and _is_v2(request):
+        return _verify_v2(request, lookup, now)
     parsed = _parse(request, s3)
     presigned = parsed.presigned
     scope = _check_scope(parsed, service, s3)
@@ -795,6 +806,182 @@ def _payload_hash(request: HttpRequest, s3: bool, presigned: bool) -> tuple[str,
         "STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD, STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD-TRAILER "
         "or a valid sha256 value.",
         presigned=presigned,
+    )
+
+
+# --------------------------------------------------------------------------- S3 SigV2 (legacy)
+
+# Sub-resources that belong to SigV2's CanonicalizedResource (botocore's `HmacV1Auth` list).
+_V2_SUBRESOURCES = frozenset(
+    {
+        "accelerate", "acl", "cors", "defaultObjectAcl", "location", "logging", "partNumber", "policy",
+        "requestPayment", "torrent", "versioning", "versionId", "versions", "website", "uploads",
+        "uploadId", "response-content-type", "response-content-language", "response-expires",
+        "response-cache-control", "response-content-disposition", "response-content-encoding",
+        "delete", "lifecycle", "tagging", "restore", "storageClass", "notification", "replication",
+        "analytics", "metrics", "inventory", "select", "select-type", "object-lock",
+    }
+)  # fmt: skip
+
+
+def _is_v2(request: HttpRequest) -> bool:
+    auth = request.headers.get("authorization")
+    if auth is not None:
+        return auth.startswith("AWS ")
+    return "AWSAccessKeyId=" in request.query or (
+        "Signature=" in request.query and "X-Amz-" not in request.query
+    )
+
+
+def _v2_resources(request: HttpRequest) -> list[str]:
+    """CanonicalizedResource candidates: the path, then `/bucket` + path for each way the Host
+    header could name a virtual-hosted bucket (the signature decides which one the client meant)."""
+    subs: list[tuple[str, str]] = []
+    for piece in request.query.split("&") if request.query else ():
+        name, sep, value = piece.partition("=")
+        if name in _V2_SUBRESOURCES:
+            subs.append((name, f"{name}={unquote(value)}" if sep else name))
+    subs.sort(key=lambda item: item[0])
+    suffix = "&".join(text for _, text in subs)
+    path = request.path or "/"
+    paths = [path]
+    host = request.host.rsplit(":", 1)[0] if not request.host.startswith("[") else ""
+    labels = host.split(".")
+    if len(labels) > 1 and not host.replace(".", "").isdigit():
+        paths += ["/" + ".".join(labels[:i]) + path for i in range(1, len(labels))]
+    return [p + ("?" + suffix if suffix else "") for p in paths]
+
+
+def _verify_v2(request: HttpRequest, lookup: CredentialLookup, now: datetime) -> VerifiedRequest:
+    auth = request.headers.get("authorization")
+    pairs = _split_query(request.query)
+    query = {name: unquote(value) for name, value in reversed(pairs)}
+    presigned = auth is None
+    if presigned:
+        akid, signature, expires = query.get("AWSAccessKeyId"), query.get("Signature"), query.get("Expires")
+        if not akid or not signature or not expires:
+            raise SigV4Failure(
+                "incomplete-signature",
+                "Query-string authentication requires the Signature, Expires and AWSAccessKeyId parameters",
+                s3_message="Query-string authentication requires the Signature, Expires and AWSAccessKeyId "
+                "parameters",
+                presigned=True,
+            )
+        if not expires.isdigit():
+            raise SigV4Failure(
+                "incomplete-signature", "Invalid Expires", s3_message="Invalid Expires", presigned=True
+            )
+        expires_at = datetime.fromtimestamp(int(expires), UTC)
+        if now > expires_at:
+            raise SigV4Failure(
+                "presign-expired",
+                "Request has expired",
+                s3_message="Request has expired",
+                s3_fields={"Expires": _fmt_iso(expires_at), "ServerTime": _fmt_iso(now)},
+                presigned=True,
+            )
+        date_line, when = expires, expires_at
+        token = request.headers.get("x-amz-security-token") or query.get("x-amz-security-token")
+    else:
+        assert auth is not None
+        akid, _, signature = auth[4:].strip().rpartition(":")
+        if not akid or not signature:
+            raise SigV4Failure(
+                "incomplete-signature",
+                "AWS authentication requires a valid Date or x-amz-date header",
+                s3_message="The authorization header you provided is invalid.",
+            )
+        date_text = request.headers.get("x-amz-date") or request.headers.get("date")
+        try:
+            parsed_date = parsedate_to_datetime(date_text) if date_text else None
+        except (TypeError, ValueError):
+            parsed_date = None
+        if parsed_date is None:
+            raise SigV4Failure(
+                "missing-auth",
+                "AWS authentication requires a valid Date or x-amz-date header",
+                s3_message="AWS authentication requires a valid Date or x-amz-date header",
+            )
+        when = parsed_date if parsed_date.tzinfo else parsed_date.replace(tzinfo=UTC)
+        if abs(now - when) > MAX_SKEW:
+            raise SigV4Failure(
+                "request-expired",
+                "The difference between the request time and the current time is too large.",
+                s3_fields={
+                    "RequestTime": date_text or "",
+                    "ServerTime": _fmt_iso(now),
+                    "MaxAllowedSkewMilliseconds": "900000",
+                },
+            )
+        date_line = "" if "x-amz-date" in request.headers else request.headers.get("date", "")
+        expires_at = None
+        token = request.headers.get("x-amz-security-token")
+
+    credential = lookup(akid, token)
+    if credential.session_token is not None:
+        if token is None:
+            raise SigV4Failure(
+                "missing-token",
+                "The security token included in the request is invalid.",
+                s3_message="The AWS Access Key Id you provided does not exist in our records.",
+                s3_fields={"AWSAccessKeyId": akid},
+                presigned=presigned,
+            )
+        if not hmac.compare_digest(credential.session_token.encode(), token.encode()):
+            raise _bad_token(presigned)
+    elif token is not None:
+        raise _bad_token(presigned)
+
+    amz: dict[str, list[str]] = {}
+    for name, value in request.headers.raw:
+        lname = name.lower()
+        if lname.startswith("x-amz-"):
+            amz.setdefault(lname, []).append(value.strip())
+    if presigned:
+        for name, value in query.items():
+            if name.lower().startswith("x-amz-") and name.lower() not in amz:
+                amz[name.lower()] = [value.strip()]
+    amz_lines = "".join(f"{k}:{','.join(v)}\n" for k, v in sorted(amz.items()))
+    md5 = request.headers.get("content-md5", query.get("content-md5", "") if presigned else "").strip()
+    ctype = request.headers.get("content-type", query.get("content-type", "") if presigned else "").strip()
+    head = f"{request.method.upper()}\n{md5}\n{ctype}\n{date_line}\n{amz_lines}"
+    key = credential.secret_access_key.encode()
+    string_to_sign = head
+    for resource in _v2_resources(request):
+        string_to_sign = head + resource
+        digest = hmac.new(key, string_to_sign.encode(), hashlib.sha1).digest()
+        expected = base64.b64encode(digest).decode()
+        if hmac.compare_digest(expected.encode(), signature.encode()):
+            break
+    else:
+        raise SigV4Failure(
+            "bad-signature",
+            "The request signature we calculated does not match the signature you provided. "
+            "Check your AWS Secret Access Key and signing method. Consult the service documentation "
+            "for details.",
+            s3_message="The request signature we calculated does not match the signature you provided. "
+            "Check your key and signing method.",
+            s3_fields={
+                "AWSAccessKeyId": akid,
+                "StringToSign": string_to_sign,
+                "SignatureProvided": signature,
+                "StringToSignBytes": " ".join(f"{b:02x}" for b in string_to_sign.encode()),
+            },
+            presigned=presigned,
+        )
+    return VerifiedRequest(
+        scope=CredentialScope(akid, when.strftime("%Y%m%d"), "", "s3", "", presigned),
+        credential=credential,
+        signed_headers=(),
+        signature=signature,
+        payload_hash=UNSIGNED_PAYLOAD,  # SigV2 does not cover the payload (Content-MD5 may)
+        signing_key=b"",
+        presigned=presigned,
+        amz_date=when,
+        amz_date_text=when.strftime(AMZ_DATE_FORMAT),
+        payload_checked=True,
+        expires_at=expires_at,
+        signature_version=2,
     )
 
 
