@@ -47,6 +47,10 @@ class EksAuthProvider(Provider):
     def __init__(self, domain: EksAuthDomain) -> None:
         self.domain = domain
 
+    def translate_error(self, err: AwsError) -> AwsError:
+        """The gateway's hook: an error of any stage, in EKS Auth's form (see `translate_error`)."""
+        return translate_error(err)
+
     @operation("AssumeRoleForPodIdentity", authz=_authz)
     def assume_role_for_pod_identity(self, call: Call, params: Params) -> Result:
         grant = self.domain.assume_role_for_pod_identity(call, params["clusterName"], params["token"])
