@@ -36,6 +36,7 @@ from podid.wire.sigv4 import (
     bad_token_failure,
     canonical_path,
     credential_scope,
+    error_for,
     expired_token_failure,
     unknown_key_failure,
     verify_request,
@@ -482,6 +483,7 @@ def test_missing_and_malformed_authorization() -> None:
     assert failure_of(lambda: verify(bad_date)).kind == "incomplete-signature"
     both = dataclasses.replace(base, query="X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Signature=0")
     assert failure_of(lambda: verify(both)).kind == "incomplete-signature"
+    assert error_for(failure_of(lambda: verify(both, s3=True)), "rest-xml").code == "InvalidArgument"
 
 
 def test_presigned_missing_parameters() -> None:

@@ -91,7 +91,8 @@ class SigV4Failure(Exception):
     """A refused signature. `kind` names the failure, `message` is the text most services send.
 
     `s3_message`/`s3_fields` carry S3's own wording and extra `<Error>` members where they differ;
-    `presigned` says whether the query form was used (S3 names its errors after the form).
+    `presigned` says whether the query form was used (S3 names its errors after the form);
+    `s3_code` overrides S3's (code, status) where one failure kind has several S3 answers.
     """
 
     def __init__(
@@ -102,9 +103,11 @@ class SigV4Failure(Exception):
         s3_message: str | None = None,
         s3_fields: Mapping[str, str] | None = None,
         presigned: bool = False,
+        s3_code: tuple[str, int] | None = None,
     ) -> None:
         super().__init__(message)
         self.kind: FailureKind = kind
+        self.s3_code = s3_code
         self.message = message
         self.s3_message = s3_message
         self.s3_fields: dict[str, str] = dict(s3_fields or {})
@@ -274,6 +277,7 @@ def _parse(request: HttpRequest, s3: bool) -> _Parsed:
             "string parameter or the Authorization header should be specified",
             s3_message="Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, "
             "Signature query string parameter or the Authorization header should be specified",
+            s3_code=("InvalidArgument", 400),
         )
     if auth is not None:
         return _parse_header(request, auth, pairs, s3)
@@ -866,10 +870,15 @@ def _verify_v2(request: HttpRequest, lookup: CredentialLookup, now: datetime) ->
                 s3_message="Query-string authentication requires the Signature, Expires and AWSAccessKeyId "
                 "parameters",
                 presigned=True,
+                s3_code=("AccessDenied", 403),
             )
         if not expires.isdigit():
             raise SigV4Failure(
-                "incomplete-signature", "Invalid Expires", s3_message="Invalid Expires", presigned=True
+                "incomplete-signature",
+                "Invalid Expires",
+                s3_message="Invalid date (should be seconds since epoch): " + expires,
+                presigned=True,
+                s3_code=("AccessDenied", 403),
             )
         expires_at = datetime.fromtimestamp(int(expires), UTC)
         if now > expires_at:
@@ -888,8 +897,9 @@ def _verify_v2(request: HttpRequest, lookup: CredentialLookup, now: datetime) ->
         if not akid or not signature:
             raise SigV4Failure(
                 "incomplete-signature",
-                "AWS authentication requires a valid Date or x-amz-date header",
-                s3_message="The authorization header you provided is invalid.",
+                "AWS authorization header is invalid. Expected AwsAccessKeyId:signature",
+                s3_message="AWS authorization header is invalid.  Expected AwsAccessKeyId:signature",
+                s3_code=("InvalidArgument", 400),
             )
         date_text = request.headers.get("x-amz-date") or request.headers.get("date")
         try:
@@ -1067,13 +1077,13 @@ def _s3_error(failure: SigV4Failure) -> AwsError:
     message = failure.s3_message or failure.message
     fields = dict(failure.s3_fields)
     kind = failure.kind
-    if kind in ("incomplete-signature", "bad-scope"):
+    if failure.s3_code is not None:
+        code, status = failure.s3_code
+    elif kind in ("incomplete-signature", "bad-scope"):
         code, status = (
             ("AuthorizationQueryParametersError" if failure.presigned else "AuthorizationHeaderMalformed"),
             400,
         )
-        if message.startswith("Only one auth mechanism"):
-            code = "InvalidArgument"
     elif kind == "unsupported-algorithm" and failure.presigned:
         code, status = "AuthorizationQueryParametersError", 400
     elif kind == "request-expired" and failure.presigned:
