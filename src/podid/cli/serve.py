@@ -19,7 +19,7 @@ from podid.cli.common import DEFAULT_HOST, DEFAULT_PORT, read_endpoint, resolve_
 @click.option("--port", default=DEFAULT_PORT, show_default=True, type=int, help="Port (0: any free port).")
 @click.option("--ephemeral", is_flag=True, help="Keep all state in memory; nothing survives a restart.")
 @click.option("--account-id", default=None, help="Account id of a new state directory (default: random).")
-@click.option("--region", default="us-west-2", show_default=True, help="Default region printed by `podid env`.")
+@click.option("--region", default="us-west-2", show_default=True, help="Default region (for `podid env`).")
 @click.option("--no-runtime", is_flag=True, help="Do not run the local cluster runtime.")
 @click.option("-v", "--verbose", count=True, help="More logging (-v info, -vv debug).")
 def serve(
@@ -29,10 +29,12 @@ def serve(
 
     State lives in --state-dir (default: the per-user data directory).
     """
-    from podid.gateway.endpoint import Endpoint, EndpointConfig
+    from podid.gateway.endpoint import EndpointConfig
 
     level = [logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)]
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logging.basicConfig(
+        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
     if host == "0.0.0.0":
         click.echo("warning: listening on every interface, as asked (--host 0.0.0.0)", err=True)
     state_dir = resolve_state_dir()
@@ -75,7 +77,7 @@ async def _serve(config: object) -> None:
 @click.command()
 @click.option("--host", default=None, help="Override the endpoint host.")
 @click.option("--port", default=None, type=int, help="Override the endpoint port.")
-@click.option("--aliases", is_flag=True, help="Also print aliases: kubectl='podid kubectl', eksctl='podid eksctl'.")
+@click.option("--aliases", is_flag=True, help="Also print kubectl/eksctl aliases.")
 def env(host: str | None, port: int | None, aliases: bool) -> None:
     """Print `export` lines so that `eval "$(podid env)"` points the aws CLI at podid as its administrator."""
     from podid.gateway.endpoint import ADMIN_FILE, CONFIG_FILE, read_admin

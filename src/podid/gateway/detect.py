@@ -8,6 +8,7 @@ query) is classified by its shape, only so that the refusal is sent in the right
 
 from __future__ import annotations
 
+import contextlib
 from urllib.parse import parse_qs
 
 from podid.wire.http import HttpRequest
@@ -40,10 +41,8 @@ def service_from_shape(request: HttpRequest) -> str:
     params = parse_qs(request.query)
     content_type = request.headers.get("content-type", "")
     if request.method == "POST" and "x-www-form-urlencoded" in content_type:
-        try:
+        with contextlib.suppress(UnicodeDecodeError):
             params.update(parse_qs(request.body.decode("utf-8")))
-        except UnicodeDecodeError:
-            pass
     if "Action" in params:
         version = params.get("Version", [""])[0]
         if version in QUERY_VERSIONS:

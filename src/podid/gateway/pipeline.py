@@ -139,9 +139,9 @@ class Pipeline:
             response = self._error_response(entry, ex, err, operation)
         except Exception:
             log.exception("internal error on %s %s (request %s)", request.method, request.path, ex.request_id)
-            err = InternalFailure("We encountered an internal error. Please try again.")
-            ex.error = err
-            response = self._error_response(entry, ex, err, operation)
+            failure = InternalFailure("We encountered an internal error. Please try again.")
+            ex.error = failure
+            response = self._error_response(entry, ex, failure, operation)
         self.record(ex, request, response)
         return response
 
@@ -227,6 +227,9 @@ class Pipeline:
     ) -> HttpResponse:
         if entry is None:
             entry = self.services.get("sts") or next(iter(self.services.values()))
+        else:
+            err = entry.provider.translate_error(err)
+            ex.error = err
         return entry.wire.serialize_error(err, ex.request_id, operation)
 
     # stage 8

@@ -45,7 +45,11 @@ async def to_http_request(request: web.Request) -> HttpRequest:
     path, _, query = raw.partition("?")
     headers = Headers((k.decode("latin-1"), v.decode("latin-1")) for k, v in request.raw_headers)
     remote = request.remote or "127.0.0.1"
-    scheme = "https" if request.transport is not None and request.transport.get_extra_info("sslcontext") else "http"
+    scheme = (
+        "https"
+        if request.transport is not None and request.transport.get_extra_info("sslcontext")
+        else "http"
+    )
     if _is_s3_upload(request, headers) and request.body_exists:
         return HttpRequest(
             method=request.method,
@@ -58,7 +62,13 @@ async def to_http_request(request: web.Request) -> HttpRequest:
         )
     body = await request.read()
     return HttpRequest(
-        method=request.method, path=path, query=query, headers=headers, body=body, remote=remote, scheme=scheme
+        method=request.method,
+        path=path,
+        query=query,
+        headers=headers,
+        body=body,
+        remote=remote,
+        scheme=scheme,
     )
 
 

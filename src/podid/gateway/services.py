@@ -26,6 +26,7 @@ class BuiltServices:
     resolver: Any
     providers: dict[str, Provider]
     eks: Any = None
+    runtime: Any = None
     routes: list[RouteHook] = field(default_factory=list)
     starters: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     stoppers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
@@ -40,6 +41,8 @@ class BuiltServices:
 
 
 def build_services(endpoint: Endpoint, token_key: bytes) -> BuiltServices:
+    from podid.services.eks import EksDomain, EksProvider
+    from podid.services.eksauth import EksAuthDomain, EksAuthProvider
     from podid.services.iam import IamDomain, IamProvider
     from podid.services.iam.authorizer import Authorizer
     from podid.services.identity import CredentialResolver
@@ -49,11 +52,71 @@ def build_services(endpoint: Endpoint, token_key: bytes) -> BuiltServices:
     iam = IamDomain(store, clock)
     sts = StsDomain(iam, clock, token_key)
     authorizer = Authorizer(iam)
+    eks = EksDomain(store, clock, iam, lambda: endpoint.url)
+    eks_auth = EksAuthDomain(eks, sts, authorizer.authorize, audit=endpoint.audit.record)
     built = BuiltServices(
         iam=iam,
         sts=sts,
         authorizer=authorizer,
         resolver=CredentialResolver(iam, sts),
-        providers={"iam": IamProvider(iam), "sts": StsProvider(sts, authorizer.authorize)},
+        providers={
+            "iam": IamProvider(iam),
+            "sts": StsProvider(sts, authorizer.authorize),
+            "eks": EksProvider(eks),
+            "eks-auth": EksAuthProvider(eks_auth),
+        },
+        eks=eks,
     )
+    built.routes.append(_oidc_routes(eks))
+    if endpoint.config.runtime:
+        _add_runtime(endpoint, built)
     return built
+
+
+def _oidc_routes(eks: Any) -> RouteHook:
+    """The clusters' OIDC discovery documents and JWKS, served without authentication."""
+    from aiohttp import web
+
+    from podid.services.eks import oidc_document
+
+    async def handler(request: web.Request) -> web.Response:
+        found = oidc_document(eks, request.path)
+        if found is None:
+            raise web.HTTPNotFound()
+        status, body = found
+        return web.json_response(body, status=status)
+
+    def hook(app: web.Application) -> None:
+        app.router.add_get("/oidc/{tail:.*}", handler)
+
+    return hook
+
+
+def _add_runtime(endpoint: Endpoint, built: BuiltServices) -> None:
+    """The local cluster runtime: nodes, agents and pods as processes, and the kube API for kubectl."""
+    from aiohttp import web
+
+    from podid.kube.runtime import LocalRuntime
+
+    runtime = LocalRuntime(
+        endpoint.store,
+        endpoint.clock,
+        built.eks,
+        built.sts,
+        built.authorizer.authorize,
+        endpoint.config.state_dir,
+        endpoint.url,
+        endpoint.add_listener,
+    )
+    built.runtime = runtime
+
+    def hook(app: web.Application) -> None:
+        app.add_subapp("/_podid/kube/", runtime.api_app())
+
+    async def start() -> None:
+        runtime.endpoint_url = endpoint.url  # the port is known only once the endpoint listens
+        await runtime.start()
+
+    built.routes.append(hook)
+    built.starters.append(start)
+    built.stoppers.append(runtime.stop)

@@ -102,7 +102,7 @@ def running_endpoint(
     )
     loop = asyncio.new_event_loop()
     ready: Future[Endpoint] = Future()
-    stopped = threading.Event()
+    stopped = asyncio.Event()
 
     async def main() -> None:
         try:
@@ -112,8 +112,7 @@ def running_endpoint(
             ready.set_exception(err)
             return
         ready.set_result(endpoint)
-        while not stopped.is_set():
-            await asyncio.sleep(0.02)
+        await stopped.wait()
         await endpoint.stop()
 
     thread = threading.Thread(target=lambda: loop.run_until_complete(main()), daemon=True)
@@ -122,6 +121,6 @@ def running_endpoint(
         endpoint = ready.result(timeout=60)
         yield RunningEndpoint(endpoint, loop)
     finally:
-        stopped.set()
+        loop.call_soon_threadsafe(stopped.set)
         thread.join(timeout=30)
         loop.close()

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar, Literal
 
+from podid.errors import AwsError
 from podid.wire.http import HttpRequest
 
 Params = dict[str, Any]
@@ -170,6 +171,13 @@ class Provider:
             if isinstance(spec, OperationSpec):
                 found[spec.name] = spec
         return found
+
+    def translate_error(self, err: AwsError) -> AwsError:
+        """This service's form of an error raised by any pipeline stage (default: unchanged).
+
+        EKS Auth, for one, sends `AccessDeniedException` 400 where IAM sends `AccessDenied` 403.
+        """
+        return err
 
     async def dispatch(self, spec: OperationSpec, call: Call, params: Params) -> Result:
         result = getattr(self, spec.handler_name)(call, params)
