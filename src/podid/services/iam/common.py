@@ -8,9 +8,9 @@ managed policy catalog.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from podid.clock import Clock
 from podid.errors import ValidationError
@@ -19,6 +19,8 @@ from podid.services.iam.errors import InvalidInput, LimitExceeded, NoSuchEntity
 from podid.services.iam.managed import AWS_POLICY_PREFIX, ManagedPolicyCatalog, load_catalog
 from podid.services.iam.model import POLICIES, ROLES, USERS, CustomerPolicy, Role, Tags, User, entity_key
 from podid.store import Store
+
+T = TypeVar("T")
 
 # IAM quotas (IAM User Guide, "IAM and AWS STS quotas"); messages as IAM sends them.
 MANAGED_POLICY_MAX = 6144  # characters, whitespace excluded
@@ -89,6 +91,20 @@ class IamCore:
     def __init__(self, store: Store, clock: Clock) -> None:
         self.store = store
         self.clock = clock
+        # Parsed entities by store key, valid while the store still holds the very same document
+        # object (every write replaces it): the authorizer reads the caller's entity on each request.
+        self._parsed: dict[tuple[str, str], tuple[Any, Any]] = {}
+
+    def _load(self, table: str, key: str, factory: Callable[[Any], T]) -> T | None:
+        doc = self.store.get(table, key)
+        if doc is None:
+            return None
+        hit = self._parsed.get((table, key))
+        if hit is not None and hit[0] is doc:
+            return hit[1]  # type: ignore[no-any-return]
+        entity = factory(doc)
+        self._parsed[(table, key)] = (doc, entity)
+        return entity
 
     @property
     def catalog(self) -> ManagedPolicyCatalog:
@@ -96,8 +112,7 @@ class IamCore:
 
     # lookups
     def find_role(self, account: str, name: str) -> Role | None:
-        doc = self.store.get(ROLES, entity_key(account, name))
-        return Role.from_doc(doc) if doc is not None else None
+        return self._load(ROLES, entity_key(account, name), Role.from_doc)
 
     def get_role(self, account: str, name: str) -> Role:
         role = self.find_role(account, name)
@@ -106,8 +121,7 @@ class IamCore:
         return role
 
     def find_user(self, account: str, name: str) -> User | None:
-        doc = self.store.get(USERS, entity_key(account, name))
-        return User.from_doc(doc) if doc is not None else None
+        return self._load(USERS, entity_key(account, name), User.from_doc)
 
     def get_user(self, account: str, name: str) -> User:
         user = self.find_user(account, name)
@@ -116,8 +130,7 @@ class IamCore:
         return user
 
     def find_customer_policy(self, account: str, name: str) -> CustomerPolicy | None:
-        doc = self.store.get(POLICIES, entity_key(account, name))
-        return CustomerPolicy.from_doc(doc) if doc is not None else None
+        return self._load(POLICIES, entity_key(account, name), CustomerPolicy.from_doc)
 
     def save_role(self, role: Role) -> None:
         self.store.put(ROLES, entity_key(role.account, role.name), role.to_doc())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 
 from podid.services.iam.common import (
     ATTACHED_PER_ENTITY,
@@ -59,6 +60,12 @@ class RoleOps(IamCore):
         validate_document(document, "trust")
         if policy_chars(document) > TRUST_POLICY_MAX:
             raise LimitExceeded(f"Cannot exceed quota for ACLSizePerRole: {TRUST_POLICY_MAX}")
+
+    def note_role_used(self, role: Role, when: datetime, region: str) -> None:
+        """Record `RoleLastUsed` (AWS tracks it with a delay too): at most one write per role and hour."""
+        last = role.last_used
+        if last is None or when - last >= timedelta(hours=1) or role.last_used_region != region:
+            self.save_role(role.evolve(last_used=when, last_used_region=region))
 
     def role_from_arn(self, arn: str) -> Role | None:
         """The role an ARN (with its path) names, or None; the path must match as well."""

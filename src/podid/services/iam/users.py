@@ -124,8 +124,7 @@ class UserOps(IamCore):
         return sorted(keys, key=lambda k: k.create_date)
 
     def access_key(self, key_id: str) -> AccessKey | None:
-        doc = self.store.get(KEYS, key_id)
-        return AccessKey.from_doc(doc) if doc is not None else None
+        return self._load(KEYS, key_id, AccessKey.from_doc)
 
     def create_access_key(self, account: str, user_name: str) -> AccessKey:
         user = self.get_user(account, user_name)

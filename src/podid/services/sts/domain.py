@@ -143,7 +143,9 @@ class StsDomain:
                 f"Packed policy consumes {packed}% of allotted space, "
                 "please use smaller policy for this request."
             )
-        authorize(call or self._call(caller, now), self._checks(role, req, tags, transitive, source_identity))
+        call = call or self._call(caller, now)
+        authorize(call, self._checks(role, req, tags, transitive, source_identity))
+        self.iam.note_role_used(role, now, call.region)
 
         key_id = access_key_id("ASIA")
         secret = secret_access_key()

@@ -27,6 +27,9 @@ class StsProvider(Provider):
 
     @operation("AssumeRole")
     def assume_role(self, call: Call, p: Params) -> Result:
+        if p.get("SerialNumber") or p.get("TokenCode"):
+            # podid has no MFA devices, so no one-time code can be valid.
+            raise AccessDenied("MultiFactorAuthentication failed with invalid MFA one time pass code. ")
         req = AssumeRoleRequest(
             role_arn=p["RoleArn"],
             session_name=p["RoleSessionName"],
