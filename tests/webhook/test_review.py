@@ -12,6 +12,7 @@ import json
 import random
 from typing import Any
 
+import jsonpatch
 import pytest
 
 from podid.webhook.config import (
@@ -203,6 +204,25 @@ def test_pod_without_service_account_name_uses_default() -> None:
     assert "patch" in answer["response"]
 
 
+def test_pod_without_metadata_gets_an_applicable_label_op() -> None:
+    pod = {"spec": {"serviceAccountName": "sa", "containers": [{"name": "a"}]}}
+    answer = review(_review_of(pod, "ns"), WebhookConfig(), StaticIdentities({("ns", "sa")}), rng=LowRandom())
+    ops = json.loads(_patch_bytes(answer))
+    assert ops[0] == {
+        "op": "add",
+        "path": "/metadata",
+        "value": {"labels": {"eks.amazonaws.com/pod-identity": "enabled"}},
+    }
+    assert jsonpatch.apply_patch(pod, ops)["metadata"] == {
+        "labels": {"eks.amazonaws.com/pod-identity": "enabled"}
+    }
+
+
+def test_pod_without_containers_and_no_association_is_admitted_unchanged() -> None:
+    answer = review(_review_of({"metadata": {"name": "p"}}, "ns"), WebhookConfig(), StaticIdentities())
+    assert answer["response"] == {"uid": "u-1", "allowed": True}
+
+
 def test_v1beta1_review_is_answered_in_v1beta1() -> None:
     body = _review_of(RAW_POD_WITHOUT_VOLUMES, uid="beta-uid")
     body["apiVersion"] = "admission.k8s.io/v1beta1"
@@ -265,6 +285,12 @@ def test_lookup_failure_admits_unchanged_with_warning() -> None:
             "metadata.annotations must be an object of strings",
         ),
         ({"request": {"uid": "x5", "object": {"spec": []}}}, "x5", "spec must be an object, got array"),
+        ({"request": {"uid": "x6", "object": {"metadata": {}}}}, "x6", "spec.containers: Required value"),
+        (
+            {"request": {"uid": "x7", "object": {"metadata": {}, "spec": {"containers": []}}}},
+            "x7",
+            "spec.containers: Required value",
+        ),
     ],
 )
 def test_malformed_reviews_get_a_clear_status_message(body: Any, uid: str, message: str) -> None:

@@ -286,6 +286,10 @@ def build_patch(pod: dict[str, Any], pc: PatchConfig, config: WebhookConfig) -> 
     if "windows" in (selector.get("kubernetes.io/os"), selector.get("beta.kubernetes.io/os")):
         token_file = "C:" + token_file.replace("/", "\\")
 
+    if not _containers(spec, "containers"):
+        # The API server rejects such a pod anyway (spec.containers: Required value); the real webhook
+        # would answer with a patch that cannot apply. A clear denial says why.
+        raise MalformedPod("spec.containers: Required value (a Pod needs at least one container)")
     init_containers = [
         _mutate_container(c, token_file, pc, config) for c in _containers(spec, "initContainers")
     ]
@@ -293,7 +297,12 @@ def build_patch(pod: dict[str, Any], pc: PatchConfig, config: WebhookConfig) -> 
 
     ops: list[dict[str, Any]] = []
     if pc.pod_identity and config.pod_identity_label:
-        if metadata.get("labels") is None:
+        if pod.get("metadata") is None:
+            # Only a hand-made review lacks metadata (the API server always sends it).
+            ops.append(
+                {"op": "add", "path": "/metadata", "value": {"labels": {POD_IDENTITY_LABEL: "enabled"}}}
+            )
+        elif metadata.get("labels") is None:
             ops.append({"op": "add", "path": "/metadata/labels", "value": {POD_IDENTITY_LABEL: "enabled"}})
         else:
             _string_map(metadata, "labels", "metadata.labels")
