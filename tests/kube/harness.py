@@ -159,6 +159,19 @@ async def serve(
     store: Store | None = None,
 ) -> Served:
     store = store if store is not None else Store(state_dir / "podid.db")
+    root = web.Application()
+
+    async def endpoint(request: web.Request) -> web.Response:
+        return web.json_response({"endpoint": "podid test double", "host": request.host})
+
+    root.router.add_get("/", endpoint)
+    runner = web.AppRunner(root)
+
+    async def add_listener(host: str) -> int:
+        site = web.TCPSite(runner, host, 0)
+        await site.start()
+        return int(site._server.sockets[0].getsockname()[1])  # type: ignore[union-attr]
+
     runtime = LocalRuntime(
         store,
         SystemClock(),
@@ -167,21 +180,19 @@ async def serve(
         None,
         state_dir,
         "http://127.0.0.1:9",
+        add_listener,
         source=plane,
         credentials=fake_node_credentials,
         network=network,
         options=RunnerOptions(backoff_initial_s=backoff_s, backoff_max_s=backoff_s * 4),
     )
-    await runtime.start()
-    root = web.Application()
     root.add_subapp("/_podid/kube/", runtime.api_app())
-    runner = web.AppRunner(root)
     await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    write_endpoint(state_dir, EndpointInfo("127.0.0.1", int(port)))
-    return Served(runtime, state_dir, runner, int(port))
+    port = await add_listener("127.0.0.1")
+    runtime.endpoint_url = f"http://127.0.0.1:{port}"
+    await runtime.start()
+    write_endpoint(state_dir, EndpointInfo("127.0.0.1", port))
+    return Served(runtime, state_dir, runner, port)
 
 
 async def wait_for(predicate: Callable[[], bool], limit: float = 15.0, what: str = "condition") -> None:

@@ -264,8 +264,12 @@ class ClusterRuntime:
         if self.env.network_factory is not None:
             network = self.env.network_factory(self.info.key, node_id)
             await asyncio.get_running_loop().run_in_executor(None, network.create)
-            address = network.node_address
-            endpoint = await self.env.node_endpoint(network.host_address)
+            try:
+                address = network.node_address
+                endpoint = await self.env.node_endpoint(network.host_address)
+            except BaseException:
+                await asyncio.get_running_loop().run_in_executor(None, network.destroy)
+                raise
         else:
             address = self.env.loopback_address(unique)
             endpoint = self.env.endpoint_url

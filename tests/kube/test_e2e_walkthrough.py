@@ -1,0 +1,236 @@
+"""The walkthrough's Steps 2, 5 and 6 through the real endpoint, runtime, webhook, agent and aws CLI.
+
+A real `podid` endpoint (IAM, STS, EKS, EKS Auth, the local runtime) runs on 127.0.0.1; the cluster,
+node group, add-on, role and association are created with boto3 as a user would with the aws CLI;
+`demo-app.yaml` (the walkthrough's file, unchanged) is applied with `podid kubectl` as a subprocess;
+`podid kubectl exec ... -- aws sts get-caller-identity` runs the aws CLI v1 inside the pod (uid 1,
+node network namespace as root), which gets its credentials from the node's `podid agent`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from podid.gateway.testing import RunningEndpoint, running_endpoint
+
+pytestmark = pytest.mark.e2e
+
+DEMO_APP = """\
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: demo-ns
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: demo-sa
+  namespace: demo-ns
+  annotations:
+    # Optional: Add if using IRSA for migration
+    eks.amazonaws.com/role-arn: $POD_ROLE_ARN
+automountServiceAccountToken: false # Security best practice
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  labels:
+    app: awscli-app
+  name: awscli-app
+  namespace: demo-ns
+spec:
+  replicas: 2
+  selector:
+    matchLabels:
+      app: awscli-app
+  template:
+    metadata:
+      labels:
+        app: awscli-app
+    spec:
+      serviceAccountName: demo-sa
+      containers:
+      - name: aws-cli-app
+        image: amazon/aws-cli:latest
+        securityContext:
+          runAsNonRoot: true
+          allowPrivilegeEscalation: false
+          runAsUser: 1
+        command: ["sleep", "infinity"]
+"""
+
+TRUST_EC2 = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}
+    ],
+}
+TRUST_PODS = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": "pods.eks.amazonaws.com"},
+            "Action": ["sts:AssumeRole", "sts:TagSession"],
+        }
+    ],
+}
+
+
+def kubectl(state_dir: Path, *args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env["PODID_STATE_DIR"] = str(state_dir)
+    return subprocess.run(
+        [sys.executable, "-m", "podid", "kubectl", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        input=input,
+        timeout=120,
+        check=False,
+    )
+
+
+def wait_until(check: object, what: str, limit: float = 30.0) -> None:
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        if check():  # type: ignore[operator]
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def running_pods(state_dir: Path, *args: str) -> list[str]:
+    out = kubectl(state_dir, "get", "pods", *args, "-o", "json")
+    if out.returncode != 0:
+        return []
+    items = json.loads(out.stdout).get("items") or []
+    return [
+        p["metadata"]["name"]
+        for p in items
+        if (p.get("status") or {}).get("phase") == "Running"
+        and all(c.get("ready") for c in p["status"].get("containerStatuses") or [])
+    ]
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[tuple[RunningEndpoint, Path]]:
+    state_dir = tmp_path / "state"
+    with running_endpoint(state_dir, runtime=True) as ep:
+        iam = ep.boto3_client("iam")
+        node_role = iam.create_role(RoleName="eks-node-role", AssumeRolePolicyDocument=json.dumps(TRUST_EC2))
+        iam.attach_role_policy(
+            RoleName="eks-node-role", PolicyArn="arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy"
+        )
+        cluster_role = iam.create_role(
+            RoleName="eks-cluster-role",
+            AssumeRolePolicyDocument=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Principal": {"Service": "eks.amazonaws.com"},
+                            "Action": "sts:AssumeRole",
+                        }
+                    ],
+                }
+            ),
+        )
+        eks = ep.boto3_client("eks")
+        eks.create_cluster(
+            name="eks-pod-identity-demo",
+            roleArn=cluster_role["Role"]["Arn"],
+            resourcesVpcConfig={"subnetIds": ["subnet-1", "subnet-2"]},
+        )
+        eks.create_nodegroup(
+            clusterName="eks-pod-identity-demo",
+            nodegroupName="ng-1",
+            nodeRole=node_role["Role"]["Arn"],
+            subnets=["subnet-1"],
+            scalingConfig={"minSize": 2, "maxSize": 2, "desiredSize": 2},
+        )
+        eks.create_addon(clusterName="eks-pod-identity-demo", addonName="eks-pod-identity-agent")
+        yield ep, state_dir
+
+
+def test_walkthrough_steps_2_5_6(cluster: tuple[RunningEndpoint, Path]) -> None:
+    ep, state_dir = cluster
+    # Step 2: one Running agent per node
+    wait_until(lambda: len(running_pods(state_dir, "-n", "kube-system")) == 2, "two ready agents")
+    out = kubectl(
+        state_dir,
+        "get",
+        "pods",
+        "-n",
+        "kube-system",
+        "--selector",
+        "app.kubernetes.io/name=eks-pod-identity-agent",
+    )
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0].split() == ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]
+    assert len(lines) == 3
+    assert all(
+        line.startswith("eks-pod-identity-agent-") and " 1/1 " in line and " Running " in line
+        for line in lines[1:]
+    )
+
+    # Steps 3 and 4: the role and the association
+    iam = ep.boto3_client("iam")
+    role_arn = iam.create_role(
+        RoleName="s3-app-eks-pod-identity-role", AssumeRolePolicyDocument=json.dumps(TRUST_PODS)
+    )["Role"]["Arn"]
+    iam.attach_role_policy(
+        RoleName="s3-app-eks-pod-identity-role", PolicyArn="arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"
+    )
+    ep.boto3_client("eks").create_pod_identity_association(
+        clusterName="eks-pod-identity-demo", namespace="demo-ns", serviceAccount="demo-sa", roleArn=role_arn
+    )
+
+    # Step 5: demo-app.yaml, unchanged
+    manifest = state_dir.parent / "demo-app.yaml"
+    manifest.write_text(DEMO_APP)
+    out = kubectl(state_dir, "apply", "-f", str(manifest))
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == (
+        "namespace/demo-ns created\nserviceaccount/demo-sa created\ndeployment.apps/awscli-app created\n"
+    )
+    wait_until(lambda: len(running_pods(state_dir, "-n", "demo-ns")) == 2, "two running awscli-app pods")
+    pods = running_pods(state_dir, "-n", "demo-ns")
+    assert all(p.startswith("awscli-app-") and len(p.split("-")[-1]) == 5 for p in pods)
+
+    # Step 6: the aws CLI inside the pod, through the agent
+    out = kubectl(state_dir, "exec", "-n", "demo-ns", pods[0], "--", "aws", "sts", "get-caller-identity")
+    assert out.returncode == 0, out.stderr + out.stdout
+    identity = json.loads(out.stdout)
+    assert identity["Arn"].startswith(
+        "arn:aws:sts::111122223333:assumed-role/s3-app-eks-pod-identity-role/eks-"
+    )
+    assert identity["Account"] == "111122223333"
+    # the container runs as uid 1 (runAsUser) and sees exactly EKS's variables
+    out = kubectl(state_dir, "exec", "-n", "demo-ns", pods[0], "--", "sh", "-c", "id -u; env")
+    uid, *env_lines = out.stdout.splitlines()
+    env = dict(line.split("=", 1) for line in env_lines if "=" in line)
+    if os.geteuid() == 0:
+        assert uid == "1"
+        assert env["AWS_CONTAINER_CREDENTIALS_FULL_URI"] == "http://169.254.170.23/v1/credentials"
+        assert env["AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"] == (
+            "/var/run/secrets/pods.eks.amazonaws.com/serviceaccount/eks-pod-identity-token"
+        )
+    assert {
+        "AWS_REGION",
+        "AWS_DEFAULT_REGION",
+        "AWS_STS_REGIONAL_ENDPOINTS",
+        "AWS_ENDPOINT_URL",
+        "PATH",
+    } <= set(env)
+    assert not any(k.startswith("PODID_") for k in env)
