@@ -85,6 +85,8 @@ _HEX64 = re.compile(r"[0-9a-f]{64}")
 _AMZ_DATE = re.compile(r"\d{8}T\d{6}Z")
 # Characters that need no percent-encoding in a canonical path segment (RFC 3986 unreserved).
 _UNRESERVED_PATH = re.compile(r"[A-Za-z0-9\-_.~/]*")
+_PRESIGN_NAMES = frozenset({"X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Signature"})
+_UNRESERVED_QUERY = re.compile(r"[A-Za-z0-9\-_.~]*")
 
 
 class SigV4Failure(Exception):
@@ -234,7 +236,7 @@ def _split_query(query: str) -> list[tuple[str, str]]:
 
 
 def _is_presigned(pairs: list[tuple[str, str]]) -> bool:
-    return any(unquote(n) in ("X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Signature") for n, _ in pairs)
+    return any(n in _PRESIGN_NAMES or ("%" in n and unquote(n) in _PRESIGN_NAMES) for n, _ in pairs)
 
 
 def credential_scope(request: HttpRequest) -> CredentialScope | None:
@@ -338,7 +340,9 @@ def _parse_header(request: HttpRequest, auth: str, pairs: list[tuple[str, str]],
 def _parse_query(pairs: list[tuple[str, str]], s3: bool) -> _Parsed:
     values: dict[str, str] = {}
     for name, value in pairs:
-        values.setdefault(unquote(name), unquote(value))
+        key = unquote(name) if "%" in name else name
+        if key.startswith("X-Amz-") and key not in values:
+            values[key] = unquote(value) if "%" in value else value
     algorithm = values.get("X-Amz-Algorithm")
     if algorithm is not None and algorithm != ALGORITHM:
         raise SigV4Failure(
@@ -386,7 +390,11 @@ def _parse_date(text: str, source: str, presigned: bool) -> tuple[datetime, str]
             return parsed, parsed.strftime(AMZ_DATE_FORMAT)
     elif _AMZ_DATE.fullmatch(text):
         try:
-            return datetime.strptime(text, AMZ_DATE_FORMAT).replace(tzinfo=UTC), text
+            moment = datetime(
+                int(text[0:4]), int(text[4:6]), int(text[6:8]),
+                int(text[9:11]), int(text[11:13]), int(text[13:15]), tzinfo=UTC,
+            )  # fmt: skip
+            return moment, text
         except ValueError:
             pass
     raise SigV4Failure(
@@ -453,14 +461,20 @@ def _remove_dot_segments(path: str) -> str:
     return first + "/".join(out) + last
 
 
+def _canonical_component(text: str) -> str:
+    """A query name or value in RFC 3986 form (decoded, then re-encoded)."""
+    if _UNRESERVED_QUERY.fullmatch(text):
+        return text  # already canonical: nothing to decode or encode
+    return quote(unquote(text), safe="-_.~")
+
+
 def canonical_query(pairs: tuple[tuple[str, str], ...] | list[tuple[str, str]], *, presigned: bool) -> str:
     """Names and values decoded, re-encoded (RFC 3986), sorted; `X-Amz-Signature` left out if presigned."""
     encoded: list[tuple[str, str]] = []
     for name, value in pairs:
-        dname = unquote(name)
-        if presigned and dname == "X-Amz-Signature":
+        if presigned and name == "X-Amz-Signature":
             continue
-        encoded.append((quote(dname, safe="-_.~"), quote(unquote(value), safe="-_.~")))
+        encoded.append((_canonical_component(name), _canonical_component(value)))
     encoded.sort()
     return "&".join(f"{k}={v}" for k, v in encoded)
 
@@ -684,6 +698,10 @@ def _check_signed_headers(request: HttpRequest, signed: list[str], s3: bool, pre
             )
 
 
+def _amz(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime(AMZ_DATE_FORMAT)
+
+
 def _fmt_iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -691,12 +709,7 @@ def _fmt_iso(moment: datetime) -> str:
 def _check_time(
     amz_date: datetime, amz_text: str, now: datetime, expires: str | None, s3: bool, presigned: bool
 ) -> datetime | None:
-    now_text = now.astimezone(UTC).strftime(AMZ_DATE_FORMAT)
-    skew_fields = {
-        "RequestTime": amz_text,
-        "ServerTime": _fmt_iso(now),
-        "MaxAllowedSkewMilliseconds": "900000",
-    }
+    skew_fields = {"RequestTime": amz_text, "MaxAllowedSkewMilliseconds": "900000"}
     if s3 and presigned:
         assert expires is not None  # required for S3 presigned URLs
         if not re.fullmatch(r"-?\d{1,12}", expires):
@@ -748,18 +761,18 @@ def _check_time(
         limit = (now - MAX_SKEW).strftime(AMZ_DATE_FORMAT)
         raise SigV4Failure(
             "presign-expired" if presigned else "request-expired",
-            f"Signature expired: {amz_text} is now earlier than {limit} ({now_text} - 15 min.)",
+            f"Signature expired: {amz_text} is now earlier than {limit} ({_amz(now)} - 15 min.)",
             s3_message="The difference between the request time and the current time is too large.",
-            s3_fields=skew_fields,
+            s3_fields={**skew_fields, "ServerTime": _fmt_iso(now)},
             presigned=presigned,
         )
     if amz_date - now > MAX_SKEW:
         limit = (now + MAX_SKEW).strftime(AMZ_DATE_FORMAT)
         raise SigV4Failure(
             "request-expired",
-            f"Signature not yet current: {amz_text} is still later than {limit} ({now_text} + 15 min.)",
+            f"Signature not yet current: {amz_text} is still later than {limit} ({_amz(now)} + 15 min.)",
             s3_message="The difference between the request time and the current time is too large.",
-            s3_fields=skew_fields,
+            s3_fields={**skew_fields, "ServerTime": _fmt_iso(now)},
             presigned=presigned,
         )
     return amz_date + MAX_SKEW if presigned else None
