@@ -163,29 +163,34 @@ async def test_aws_cli(server: tuple[Server, str], disable_crt: str, tmp_path: P
         ["s3", "cp", str(upload), "s3://bucket/some dir/file name.txt"],
         ["s3api", "get-object", "--bucket", "bucket", "--key", "k~(1)", str(tmp_path / "out")],
     ]
-    for command in commands:
-        proc = await asyncio.create_subprocess_exec(
-            AWS, *command, "--endpoint-url", endpoint, env=env,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        )  # fmt: skip
-        out, err = await proc.communicate()
-        assert proc.returncode == 0, (command, err.decode())
     # `aws s3 presign` signs SigV4 in eu-central-1 but SigV2 (query) in us-west-2 by default
-    for region in ("eu-central-1", "us-west-2"):
-        proc = await asyncio.create_subprocess_exec(
-            AWS, "s3", "presign", "s3://bucket/pre signed/ü", "--endpoint-url", endpoint,
-            env={**env, "AWS_DEFAULT_REGION": region}, stdout=asyncio.subprocess.PIPE,
-        )  # fmt: skip
-        out, _ = await proc.communicate()
-        url = out.decode().strip()
+    presigns = {
+        region: ["s3", "presign", "s3://bucket/pre signed/ü"] for region in ("eu-central-1", "us-west-2")
+    }
+    wrong = {**env, "AWS_SECRET_ACCESS_KEY": "wrong"}
+    results = await asyncio.gather(
+        *(_aws(command, endpoint, env) for command in commands),
+        *(_aws(command, endpoint, {**env, "AWS_DEFAULT_REGION": r}) for r, command in presigns.items()),
+        _aws(["sts", "get-caller-identity"], endpoint, wrong),
+    )
+    for command, (code, _, err) in zip(commands, results, strict=False):
+        assert code == 0, (command, err)
+    for region, (code, out, err) in zip(presigns, results[len(commands) :], strict=False):
+        assert code == 0, err
+        url = out.strip()
         assert ("X-Amz-Signature=" in url) is (region == "eu-central-1")
         async with aiohttp.ClientSession() as session, session.get(url) as response:
             assert response.status == 200, await response.text()
-    wrong = {**env, "AWS_SECRET_ACCESS_KEY": "wrong"}
+    code, _, err = results[-1]
+    assert code != 0
+    assert "SignatureDoesNotMatch" in err
+
+
+async def _aws(command: list[str], endpoint: str, env: dict[str, str]) -> tuple[int, str, str]:
     proc = await asyncio.create_subprocess_exec(
-        AWS, "sts", "get-caller-identity", "--endpoint-url", endpoint, env=wrong,
+        AWS, *command, "--endpoint-url", endpoint, env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
-    _, err = await proc.communicate()
-    assert proc.returncode != 0
-    assert b"SignatureDoesNotMatch" in err
+    out, err = await proc.communicate()
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()
