@@ -261,3 +261,32 @@ def test_cleanup_leftovers_removes_a_crashed_instances_nodes(state_dir: Path) ->
         for node in nodes:
             node.destroy()
     _assert_clean(nodes[0].prefix)
+
+
+@needs_root
+def test_concurrent_creations_get_distinct_blocks(state_dir: Path) -> None:
+    # Same preferred block for all: the seed is what the block derives from, so force it.
+    nodes = [NodeNetwork(state_dir, "demo", f"busy-{i}") for i in range(4)]
+    for node in nodes:
+        node._seed = b"same-seed-for-every-node"
+    errors: list[BaseException] = []
+
+    def create(node: NodeNetwork) -> None:
+        try:
+            node.create()
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=create, args=(node,)) for node in nodes]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert not errors
+        blocks = [node.block for node in nodes]
+        assert len(set(blocks)) == len(blocks)
+    finally:
+        for node in nodes:
+            node.destroy()
+    _assert_clean(nodes[0].prefix)

@@ -30,6 +30,8 @@ network namespace, unlike `ip netns exec`, which also makes a new mount namespac
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import ipaddress
 import json
@@ -37,12 +39,14 @@ import logging
 import os
 import shutil
 import subprocess
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 log = logging.getLogger(__name__)
 
 NETNS_DIR = Path("/var/run/netns")
+# Serializes "find a free /30, then take it" across threads and podid instances on this host.
+ALLOCATION_LOCK = Path("/run/podid-netns.lock")
 AGENT_IPV4 = "169.254.170.23"
 AGENT_IPV6 = "fd00:ec2::23"
 POD_IDENTITY_LINK = "pod-identity"
@@ -118,6 +122,16 @@ def _link_names() -> list[str]:
     return [str(link["ifname"]) for link in json.loads(proc.stdout or "[]")]
 
 
+@contextlib.contextmanager
+def _allocation_lock() -> Iterator[None]:
+    fd = os.open(ALLOCATION_LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
 class NodeNetwork:
     """One node's network namespace, its veth pair to the host and its pod-identity addresses."""
 
@@ -146,26 +160,26 @@ class NodeNetwork:
     def create(self) -> None:
         """Create the namespace and its links; a half-made earlier attempt is removed first."""
         self.destroy()
-        self._set_block(allocate_block(self._seed, host_ipv4_interfaces()))
         ns = ["ip", "-n", self.name]
+        veth = [
+            "ip",
+            "link",
+            "add",
+            self.host_link,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            NODE_LINK,
+            "netns",
+            self.name,
+        ]
         try:
-            _run(["ip", "netns", "add", self.name])
-            _run(
-                [
-                    "ip",
-                    "link",
-                    "add",
-                    self.host_link,
-                    "type",
-                    "veth",
-                    "peer",
-                    "name",
-                    NODE_LINK,
-                    "netns",
-                    self.name,
-                ]
-            )
-            _run(["ip", "addr", "add", f"{self.host_address}/30", "dev", self.host_link])
+            with _allocation_lock():
+                self._set_block(allocate_block(self._seed, host_ipv4_interfaces()))
+                _run(["ip", "netns", "add", self.name])
+                _run(veth)
+                _run(["ip", "addr", "add", f"{self.host_address}/30", "dev", self.host_link])
             _run(["ip", "link", "set", self.host_link, "up"])
             _run([*ns, "link", "set", "lo", "up"])
             _run([*ns, "addr", "add", f"{self.node_address}/30", "dev", NODE_LINK])
