@@ -9,6 +9,10 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
+from botocore.auth import S3SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+from botocore.crt.auth import CrtS3SigV4Auth
 from botocore.httpchecksum import (
     AwsChunkedWrapper,
     Crc32Checksum,
@@ -394,3 +398,49 @@ async def test_verify_sha256_stream() -> None:
     with pytest.raises(AwsError) as info:
         _ = [p async for p in verify_sha256_stream(pieces([data], 99), "0" * 64)]
     assert info.value.code == "XAmzContentSHA256Mismatch"
+
+
+@pytest.mark.parametrize("signer_cls", [S3SigV4Auth, CrtS3SigV4Auth])
+async def test_botocore_https_trailer_upload_end_to_end(signer_cls: type) -> None:
+    """What botocore sends over https with default checksums: an unsigned-trailer aws-chunked PUT."""
+    payload = b"object data " * 5000
+    encoded = AwsChunkedWrapper(
+        io.BytesIO(payload), checksum_cls=CrtCrc32cChecksum, checksum_name="x-amz-checksum-crc32c"
+    ).read()
+    request = AWSRequest(
+        method="PUT",
+        url="https://127.0.0.1:4566/bucket/key",
+        data=encoded,
+        headers={
+            "Content-Encoding": "aws-chunked",
+            "X-Amz-Trailer": "x-amz-checksum-crc32c",
+            "X-Amz-Decoded-Content-Length": str(len(payload)),
+            "Content-Length": str(len(encoded)),
+        },
+    )
+    request.context["checksum"] = {
+        "request_algorithm": {"in": "trailer", "algorithm": "crc32c", "name": "x-amz-checksum-crc32c"}
+    }
+    signer_cls(Credentials(AKID, SECRET), "s3", "us-west-2").add_auth(request)
+    pairs = [(k, str(v)) for k, v in request.headers.items()]
+    if not any(k.lower() == "host" for k, _ in pairs):  # the CRT signer adds it, botocore's does not
+        pairs.append(("Host", "127.0.0.1:4566"))
+    headers = Headers(pairs)
+    assert headers["x-amz-content-sha256"] == "STREAMING-UNSIGNED-PAYLOAD-TRAILER"
+    wire = HttpRequest(method="PUT", path="/bucket/key", headers=headers, stream=pieces([encoded], 1500))
+
+    def lookup(akid: str, token: str | None, /) -> SigningCredential:
+        return SigningCredential(akid, SECRET)
+
+    verified = verify_request(wire, lookup, datetime.now(UTC), service="s3", s3=True)
+    assert wire.stream is not None
+    body = decode_aws_chunked(
+        wire.stream,
+        mode=verified.payload_hash,
+        verified=verified,
+        trailer_names=headers["x-amz-trailer"].split(","),
+        decoded_length=int(headers["x-amz-decoded-content-length"]),
+        checksum_algorithm="CRC32C",
+    )
+    assert await collect(body) == payload
+    assert body.checksum == body.trailers["x-amz-checksum-crc32c"]
