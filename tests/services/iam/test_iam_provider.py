@@ -56,6 +56,14 @@ def test_iam_operations_exist_in_the_model_and_declare_their_action(iam: IamDoma
     assert attach[0].context["iam:PolicyARN"] == params["PolicyArn"]
 
 
+def test_unbound_declarations_fail_closed(iam: IamDomain) -> None:
+    declared = IamProvider.declared_operations()["DeleteRole"]
+    assert declared.authz is not None
+    with pytest.raises(AwsError) as err:
+        declared.authz(admin_call(iam, "DeleteRole"), {"RoleName": "r"})
+    assert err.value.status == 500
+
+
 def test_sts_operations(iam: IamDomain) -> None:
     model = botocore.session.get_session().get_service_model("sts")
     sts = StsDomain(iam, iam.clock, os.urandom(32))

@@ -6,11 +6,20 @@ shape. Authorization is declared per operation with `iam_op` (see `podid.service
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from podid.errors import ValidationError
-from podid.services.base import Call, Handler, OperationSpec, Params, Provider, Result, operation
+from podid.errors import InternalFailure, ValidationError
+from podid.services.base import (
+    AuthzCheck,
+    Call,
+    Handler,
+    OperationSpec,
+    Params,
+    Provider,
+    Result,
+    operation,
+)
 from podid.services.iam import authz as az
 from podid.services.iam.common import tags_param
 from podid.services.iam.domain import IamDomain
@@ -28,12 +37,17 @@ from podid.services.iam.shapes import (
 )
 
 
+def _unbound(call: Call, params: Params) -> Sequence[AuthzCheck]:
+    """Fails closed if an IAM operation is ever dispatched without its domain-bound authorization."""
+    raise InternalFailure(f"iam:{call.operation} was dispatched without its authorization spec")
+
+
 def iam_op(name: str, authz: az.DomainAuthz) -> Callable[[Handler], Handler]:
     """`@operation` whose authorization spec also receives the IAM domain (bound per provider)."""
 
     def wrap(func: Handler) -> Handler:
         func.__iam_authz__ = authz  # type: ignore[attr-defined]
-        return operation(name)(func)
+        return operation(name, authz=_unbound)(func)
 
     return wrap
 
