@@ -30,6 +30,9 @@ Canonicalisation: non-S3 paths are normalised (dot segments, repeated slashes) a
 ("double encoding", as botocore and the CRT signer do); S3 paths are neither normalised nor
 double-encoded, only brought to RFC 3986 form. Query parameters are decoded and re-encoded, then
 sorted by name and value.
+
+S3 alone also accepts its legacy Signature Version 2 (`_verify_v2`), because botocore and
+`aws s3 presign` still presign with it by default in us-east-1 and us-west-2.
 """
 
 from __future__ import annotations
