@@ -10,6 +10,7 @@ import socket
 import ssl
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -22,6 +23,7 @@ from podid.webhook.config import WebhookConfig
 from podid.webhook.identities import IdentityFile
 from podid.webhook.server import WebhookServer, make_app, tls_context
 from tests.webhook.helpers import LowRandom, apply_and_validate, load_case
+from tests.webhook.test_identities import _EksHandler, _NoLookupServer
 from tests.webhook.tls import write_self_signed
 
 
@@ -198,3 +200,70 @@ def test_cli_serves_and_stops_on_sigterm(tmp_path: Path, certs: tuple[Path, Path
             proc.wait()
         if proc.stderr:
             proc.stderr.close()
+
+
+def test_cli_with_the_eks_api_source(tmp_path: Path, certs: tuple[Path, Path]) -> None:
+    """`--cluster-name --endpoint`: associations come from ListPodIdentityAssociations over botocore."""
+    cert, key = certs
+    eks = _NoLookupServer(("127.0.0.1", 0), _EksHandler)
+    _EksHandler.seen = []
+    threading.Thread(target=eks.serve_forever, daemon=True).start()
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(
+        AWS_ACCESS_KEY_ID="AKIAIOSFODNN7EXAMPLE",
+        AWS_SECRET_ACCESS_KEY="wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        AWS_CONFIG_FILE=os.environ["AWS_CONFIG_FILE"],
+        AWS_SHARED_CREDENTIALS_FILE=os.environ["AWS_SHARED_CREDENTIALS_FILE"],
+        AWS_EC2_METADATA_DISABLED="true",
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "podid", "webhook", "--tls-cert", str(cert), "--tls-key", str(key),
+         "--port", str(port), "--cluster-name", "demo", "--endpoint", f"http://127.0.0.1:{eks.server_address[1]}",
+         "--region", "us-west-2", "--sts-regional-endpoint=false"],
+        env=env,
+        stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        _wait_healthy(proc, port, cert)
+        review: dict[str, Any] = load_case("demo_app_pod_identity")["review"]
+        status, raw = _https(f"https://127.0.0.1:{port}/mutate", cert, json.dumps(review).encode())
+        assert status == 200
+        patch = json.loads(base64.b64decode(json.loads(raw)["response"]["patch"]))
+        env_names = [e["name"] for e in patch[2]["value"][0]["env"]]
+        assert env_names == ["AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"]
+        assert _EksHandler.seen[0][0] == "/clusters/demo/pod-identity-associations"
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        if proc.stderr:
+            proc.stderr.close()
+        eks.shutdown()
+        eks.server_close()
+
+
+def test_cli_needs_exactly_one_identity_source(certs: tuple[Path, Path]) -> None:
+    cert, key = certs
+    proc = subprocess.run(
+        [sys.executable, "-m", "podid", "webhook", "--tls-cert", str(cert), "--tls-key", str(key)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert proc.returncode == 2
+    assert "give exactly one of --watch-container-credentials-config FILE or --cluster-name C" in proc.stderr
+
+
+def _wait_healthy(proc: subprocess.Popen[bytes], port: int, cert: Path) -> None:
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            assert _https(f"https://127.0.0.1:{port}/healthz", cert) == (200, b"ok")
+            return
+        except OSError:
+            assert proc.poll() is None, proc.stderr.read() if proc.stderr else b""
+            assert time.monotonic() < deadline, "webhook did not start"
+            time.sleep(0.1)
