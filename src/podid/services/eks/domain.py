@@ -116,6 +116,8 @@ class EksDomain:
         self.issuer_base_url = issuer_base_url
         self._listeners: list[Listener] = []
         self._issuers: dict[tuple[str, str], TokenIssuer] = {}
+        # parsed clusters by key, valid while the store still holds the very same document object
+        self._parsed: dict[str, tuple[object, Cluster]] = {}
         self.associations = AssociationBook(
             store, clock, iam, validate_policy or _default_policy_validator, self._emit
         )
@@ -201,7 +203,16 @@ class EksDomain:
         return cluster
 
     def cluster_by_name(self, account: str, region: str, name: str) -> Cluster | None:
-        return read_cluster(self.store, account, region, name)
+        key = f"{account}/{region}/{name}"
+        doc = self.store.get(CLUSTERS, key)
+        if doc is None:
+            return None
+        cached = self._parsed.get(key)
+        if cached is not None and cached[0] is doc:  # the store replaces the object on every put
+            return cached[1]
+        cluster = Cluster.from_doc(doc)
+        self._parsed[key] = (doc, cluster)
+        return cluster
 
     def get_cluster(self, account: str, region: str, name: str) -> Cluster:
         cluster = self.cluster_by_name(account, region, name)
@@ -230,6 +241,7 @@ class EksDomain:
             self.delete_addon(cluster, addon_name, preserve=False)
         self.associations.delete_all(cluster)
         self.store.delete(CLUSTERS, f"{account}/{region}/{name}")
+        self._parsed.pop(f"{account}/{region}/{name}", None)
         self._issuers = {k: v for k, v in self._issuers.items() if k[0] != cluster.cluster_id}
         gone = cluster.with_status("DELETING")
         self._emit(EksEvent("cluster", "deleted", account, region, name, gone))
