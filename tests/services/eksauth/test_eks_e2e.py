@@ -214,6 +214,7 @@ def test_boto3_association_lifecycle_and_pod_identity_exchange(
 
 
 def test_aws_cli_association_commands_and_eks_auth(ep: RunningEndpoint, world: dict[str, Any]) -> None:
+    assert aws_cli(ep, "eks", "wait", "cluster-active", "--name", "demo-cluster") is None
     created = aws_cli(
         ep, "eks", "create-pod-identity-association", "--cluster-name", "demo-cluster",
         "--namespace", "demo-ns", "--service-account", "demo-sa", "--role-arn", world["pod_role"],
