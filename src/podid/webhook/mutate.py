@@ -50,6 +50,7 @@ from podid.webhook.config import (
     WebhookConfig,
 )
 from podid.webhook.gocompat import csv_first_record, filepath_join, parse_bool, parse_int64
+from podid.webhook.podshape import MalformedPod, container_list, dict_field, json_type, str_field, string_map
 
 ADMISSION_V1 = "admission.k8s.io/v1"
 ADMISSION_V1BETA1 = "admission.k8s.io/v1beta1"
@@ -92,10 +93,6 @@ _CONTAINER_FIELDS = (
     "stdinOnce",
     "tty",
 )
-
-
-class MalformedPod(Exception):
-    """request.object is not a Pod the webhook can read; the message says which field is wrong."""
 
 
 @dataclass(frozen=True)
@@ -193,7 +190,7 @@ def _admit(
         raise MalformedPod("request.object must be a JSON object (the Pod)")
     namespace = request.get("namespace")
     if not isinstance(namespace, str) or not namespace:
-        namespace = _str_field(_dict_field(pod, "metadata"), "namespace", "metadata.namespace") or "default"
+        namespace = str_field(dict_field(pod, "metadata"), "namespace", "metadata.namespace") or "default"
     try:
         ops = pod_patch(pod, namespace, config, identities, service_accounts, rng)
     except IdentityLookupError as exc:
@@ -220,12 +217,12 @@ def build_patch_config(
     rng: random.Random | None,
 ) -> PatchConfig | None:
     """The real `buildPodPatchConfig`: Pod Identity first, then IRSA, else None (no mutation)."""
-    metadata = _dict_field(pod, "metadata")
-    spec = _dict_field(pod, "spec")
-    annotations = _string_map(metadata, "annotations", "metadata.annotations")
+    metadata = dict_field(pod, "metadata")
+    spec = dict_field(pod, "spec")
+    annotations = string_map(metadata, "annotations", "metadata.annotations")
     sa_name = (
-        _str_field(spec, "serviceAccountName", "spec.serviceAccountName")
-        or _str_field(spec, "serviceAccount", "spec.serviceAccount")
+        str_field(spec, "serviceAccountName", "spec.serviceAccountName")
+        or str_field(spec, "serviceAccount", "spec.serviceAccount")
         or "default"
     )
     sa = service_accounts.service_account(namespace, sa_name) if service_accounts is not None else None
@@ -243,7 +240,7 @@ def build_patch_config(
         if parsed_int is not None:
             sa_expiration = max(parsed_int, MIN_TOKEN_EXPIRATION)
     expiration = _pod_expiration(annotations, prefix, sa_expiration)
-    skip = _skip_containers(annotations, prefix)
+    skip = _skipcontainers(annotations, prefix)
 
     if identities.has_association(namespace, sa_name):
         if expiration == DEFAULT_TOKEN_EXPIRATION:
@@ -279,21 +276,21 @@ def build_patch_config(
 
 def build_patch(pod: dict[str, Any], pc: PatchConfig, config: WebhookConfig) -> list[dict[str, Any]]:
     """The real `getPodSpecPatch` (plus the Pod Identity label op in front)."""
-    metadata = _dict_field(pod, "metadata")
-    spec = _dict_field(pod, "spec")
+    metadata = dict_field(pod, "metadata")
+    spec = dict_field(pod, "spec")
     token_file = filepath_join(pc.mount_path, pc.token_path)
-    selector = _string_map(spec, "nodeSelector", "spec.nodeSelector")
+    selector = string_map(spec, "nodeSelector", "spec.nodeSelector")
     if "windows" in (selector.get("kubernetes.io/os"), selector.get("beta.kubernetes.io/os")):
         token_file = "C:" + token_file.replace("/", "\\")
 
-    if not _containers(spec, "containers"):
+    if not container_list(spec, "containers"):
         # The API server rejects such a pod anyway (spec.containers: Required value); the real webhook
         # would answer with a patch that cannot apply. A clear denial says why.
         raise MalformedPod("spec.containers: Required value (a Pod needs at least one container)")
     init_containers = [
-        _mutate_container(c, token_file, pc, config) for c in _containers(spec, "initContainers")
+        _mutate_container(c, token_file, pc, config) for c in container_list(spec, "initContainers")
     ]
-    containers = [_mutate_container(c, token_file, pc, config) for c in _containers(spec, "containers")]
+    containers = [_mutate_container(c, token_file, pc, config) for c in container_list(spec, "containers")]
 
     ops: list[dict[str, Any]] = []
     if pc.pod_identity and config.pod_identity_label:
@@ -305,18 +302,18 @@ def build_patch(pod: dict[str, Any], pc: PatchConfig, config: WebhookConfig) -> 
         elif metadata.get("labels") is None:
             ops.append({"op": "add", "path": "/metadata/labels", "value": {POD_IDENTITY_LABEL: "enabled"}})
         else:
-            _string_map(metadata, "labels", "metadata.labels")
+            string_map(metadata, "labels", "metadata.labels")
             ops.append(
                 {"op": "add", "path": "/metadata/labels/" + _pointer(POD_IDENTITY_LABEL), "value": "enabled"}
             )
 
     volumes = spec.get("volumes")
     if volumes is not None and not isinstance(volumes, list):
-        raise MalformedPod(f"spec.volumes must be an array, got {_json_type(volumes)}")
+        raise MalformedPod(f"spec.volumes must be an array, got {json_type(volumes)}")
     volume_list: list[Any] = volumes or []
     for i, vol in enumerate(volume_list):
         if not isinstance(vol, dict):
-            raise MalformedPod(f"spec.volumes[{i}] must be an object, got {_json_type(vol)}")
+            raise MalformedPod(f"spec.volumes[{i}] must be an object, got {json_type(vol)}")
     if not any(vol.get("name") == pc.volume_name for vol in volume_list):
         volume = {
             "name": pc.volume_name,
@@ -407,7 +404,7 @@ def _pod_expiration(annotations: dict[str, str], prefix: str, default: int) -> i
     return max(parsed, MIN_TOKEN_EXPIRATION)
 
 
-def _skip_containers(annotations: dict[str, str], prefix: str) -> frozenset[str]:
+def _skipcontainers(annotations: dict[str, str], prefix: str) -> frozenset[str]:
     raw = annotations.get(f"{prefix}/skip-containers")
     if raw is None:
         return frozenset()
@@ -426,74 +423,9 @@ def _sa_annotations(sa: dict[str, Any] | None) -> dict[str, str]:
     return {k: v for k, v in annotations.items() if isinstance(k, str) and isinstance(v, str)}
 
 
-def _containers(spec: dict[str, Any], field: str) -> list[dict[str, Any]]:
-    value = spec.get(field)
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        raise MalformedPod(f"spec.{field} must be an array of containers, got {_json_type(value)}")
-    for i, container in enumerate(value):
-        where = f"spec.{field}[{i}]"
-        if not isinstance(container, dict):
-            raise MalformedPod(f"{where} must be an object, got {_json_type(container)}")
-        for list_field in ("env", "volumeMounts"):
-            items = container.get(list_field)
-            if items is None:
-                continue
-            if not isinstance(items, list):
-                raise MalformedPod(f"{where}.{list_field} must be an array, got {_json_type(items)}")
-            for j, item in enumerate(items):
-                if not isinstance(item, dict):
-                    raise MalformedPod(f"{where}.{list_field}[{j}] must be an object, got {_json_type(item)}")
-                if not isinstance(item.get("name", ""), str):
-                    raise MalformedPod(f"{where}.{list_field}[{j}].name must be a string")
-    return value
-
-
-def _dict_field(obj: dict[str, Any], field: str) -> dict[str, Any]:
-    value = obj.get(field)
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise MalformedPod(f"{field} must be an object, got {_json_type(value)}")
-    return value
-
-
-def _str_field(obj: dict[str, Any], field: str, where: str) -> str:
-    value = obj.get(field)
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise MalformedPod(f"{where} must be a string, got {_json_type(value)}")
-    return value
-
-
-def _string_map(obj: dict[str, Any], field: str, where: str) -> dict[str, str]:
-    value = obj.get(field)
-    if value is None:
-        return {}
-    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
-        raise MalformedPod(f"{where} must be an object of strings")
-    return value
-
-
 def _pointer(token: str) -> str:
     """One RFC 6901 reference token."""
     return token.replace("~", "~0").replace("/", "~1")
-
-
-def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    return "object"
 
 
 def _failure(uid: str, message: str) -> dict[str, Any]:
