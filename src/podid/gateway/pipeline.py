@@ -128,7 +128,7 @@ class Pipeline:
                 raise NotImplementedOperation(
                     f"podid does not implement {ex.service}:{ex.operation}; see docs/operations.md."
                 )
-            if verified is None and (ex.service, ex.operation) not in UNSIGNED_OPERATIONS:
+            if verified is None and not self._may_be_unsigned(ex.service, ex.operation):
                 raise self._missing_auth(entry)
             call = self.call_for(request, ex, principal, verified)
             self.authorize(spec, call, parsed.params, ex)
@@ -217,6 +217,12 @@ class Pipeline:
             if host.endswith(suffix) and len(host) > len(suffix):
                 return host[: -len(suffix)]
         return None
+
+    @staticmethod
+    def _may_be_unsigned(service: str, operation: str) -> bool:
+        """AssumeRoleWithWebIdentity/SAML are unsigned by design; an unsigned S3 request is the
+        anonymous principal, which only a bucket policy granting `*` can allow (as on AWS)."""
+        return service == "s3" or (service, operation) in UNSIGNED_OPERATIONS
 
     def _missing_auth(self, entry: ServiceEntry) -> AwsError:
         failure = SigV4Failure("missing-auth", "Request is missing Authentication Token")
