@@ -21,6 +21,10 @@ aws:TokenIssueTime and aws:MultiFactorAuthPresent ("false"; temporary credential
 it for long-term keys), aws:CurrentTime, aws:EpochTime, aws:SourceIp, aws:SecureTransport,
 aws:RequestedRegion, aws:PrincipalIsAWSService, aws:PrincipalServiceName (service principals),
 aws:ViaAWSService ("false").
+
+Role trust policies (an `sts:` check on a role with the trust as resource policy) are required even
+in the same account: a trust that names only the account delegates to identity policies *and* must
+allow; one that does not name the caller refuses whatever the identity policies say.
 """
 
 from __future__ import annotations
@@ -64,7 +68,9 @@ def _iso(call: Call) -> str:
 
 def _is_trust_check(check: AuthzCheck) -> bool:
     """STS actions on a role are decided by its trust policy (a policy without Resource)."""
-    return check.action.startswith("sts:") and ":role/" in check.resource
+    return (
+        check.resource_policy is not None and check.action.startswith("sts:") and ":role/" in check.resource
+    )
 
 
 class Authorizer:
