@@ -49,6 +49,7 @@ def test_case(name: str) -> None:
         assert "patchType" not in response
         return
     assert response["patchType"] == "JSONPatch"
+    assert list(response) == ["uid", "allowed", "patch", "patchType"]  # Go's field order
     patch = json.loads(base64.b64decode(response["patch"]))
     assert patch == expected_patch
     # Key order inside containers follows Go's struct order, so the bytes match as well.

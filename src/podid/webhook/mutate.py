@@ -150,8 +150,8 @@ def review(
         response = _admit(request, config, identities, service_accounts, rng)
     except MalformedPod as exc:
         return _envelope(api_version, _failure(uid, f"cannot decode the Pod in request.object: {exc}"))
-    response["uid"] = uid
-    return _envelope(api_version, response)
+    # Go's AdmissionResponse field order: uid, allowed, status, patch, patchType, warnings.
+    return _envelope(api_version, {"uid": uid, **response})
 
 
 def pod_patch(
