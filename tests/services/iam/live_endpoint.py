@@ -1,65 +1,28 @@
-"""A real podid endpoint on 127.0.0.1 (ephemeral port, in-memory store) for IAM/STS end-to-end tests.
+"""Client helpers for IAM/STS end-to-end tests against `podid.gateway.testing.running_endpoint`.
 
-The endpoint's event loop runs in a background thread so that synchronous clients (boto3, the aws
-CLI as a subprocess) can talk to it from the test.
+The endpoint (ephemeral port on 127.0.0.1, in-memory store) runs its event loop in a background
+thread, so synchronous clients (boto3, the aws CLI as a subprocess) can talk to it from the test.
 """
 
 from __future__ import annotations
 
-import asyncio
-import os
 import subprocess
 import sys
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import boto3
 
-from podid.gateway.endpoint import Endpoint, EndpointConfig
+from podid.gateway.testing import RunningEndpoint, running_endpoint
 
 ACCOUNT = "111122223333"
 REGION = "us-west-2"
 
-
-@contextmanager
-def running_endpoint(state_dir: Path) -> Iterator[Endpoint]:
-    endpoint = Endpoint(
-        EndpointConfig(state_dir=state_dir, port=0, ephemeral=True, runtime=False, account_id=ACCOUNT)
-    )
-    loop = asyncio.new_event_loop()
-    started = threading.Event()
-    errors: list[BaseException] = []
-
-    def serve() -> None:
-        asyncio.set_event_loop(loop)
-        try:
-            loop.run_until_complete(endpoint.start())
-        except BaseException as exc:  # reported to the test thread below
-            errors.append(exc)
-            started.set()
-            return
-        started.set()
-        loop.run_forever()
-
-    thread = threading.Thread(target=serve, name="podid-endpoint", daemon=True)
-    thread.start()
-    started.wait(30)
-    if errors:
-        raise errors[0]
-    try:
-        yield endpoint
-    finally:
-        asyncio.run_coroutine_threadsafe(endpoint.stop(), loop).result(30)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(30)
-        loop.close()
+__all__ = ["ACCOUNT", "REGION", "RunningEndpoint", "admin_client", "aws_cli", "client", "running_endpoint"]
 
 
-def client(endpoint: Endpoint, service: str, key: str, secret: str, token: str | None = None) -> Any:
-    return boto3.client(
+def client(endpoint: RunningEndpoint, service: str, key: str, secret: str, token: str | None = None) -> Any:
+    return boto3.session.Session().client(
         service,
         endpoint_url=endpoint.url,
         region_name=REGION,
@@ -69,12 +32,12 @@ def client(endpoint: Endpoint, service: str, key: str, secret: str, token: str |
     )
 
 
-def admin_client(endpoint: Endpoint, service: str) -> Any:
-    return client(endpoint, service, endpoint.admin.access_key_id, endpoint.admin.secret_access_key)
+def admin_client(endpoint: RunningEndpoint, service: str) -> Any:
+    return endpoint.boto3_client(service)
 
 
 def aws_cli(
-    endpoint: Endpoint,
+    endpoint: RunningEndpoint,
     *args: str,
     key: str | None = None,
     secret: str | None = None,
@@ -82,17 +45,12 @@ def aws_cli(
     cwd: Path | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """Run the aws CLI v1 of the venv as a separate process against the endpoint."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(
-        AWS_ACCESS_KEY_ID=key or endpoint.admin.access_key_id,
-        AWS_SECRET_ACCESS_KEY=secret or endpoint.admin.secret_access_key,
-        AWS_DEFAULT_REGION=REGION,
-        AWS_CONFIG_FILE=os.environ.get("AWS_CONFIG_FILE", "/dev/null"),
-        AWS_SHARED_CREDENTIALS_FILE=os.environ.get("AWS_SHARED_CREDENTIALS_FILE", "/dev/null"),
-        AWS_EC2_METADATA_DISABLED="true",
-    )
+    extra = {}
+    if key and secret:
+        extra = {"AWS_ACCESS_KEY_ID": key, "AWS_SECRET_ACCESS_KEY": secret}
     if token:
-        env["AWS_SESSION_TOKEN"] = token
+        extra["AWS_SESSION_TOKEN"] = token
+    env = endpoint.env(**extra)
     aws = str(Path(sys.executable).parent / "aws")
     return subprocess.run(
         [aws, "--endpoint-url", endpoint.url, "--output", "json", *args],

@@ -11,9 +11,14 @@ import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
-from tests.services.iam.live_endpoint import ACCOUNT, admin_client, aws_cli, client, running_endpoint
-
-from podid.gateway.endpoint import Endpoint
+from tests.services.iam.live_endpoint import (
+    ACCOUNT,
+    RunningEndpoint,
+    admin_client,
+    aws_cli,
+    client,
+    running_endpoint,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -30,13 +35,13 @@ WALKTHROUGH_TRUST = {
 
 
 @pytest.fixture(scope="module")
-def endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Endpoint]:
+def endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningEndpoint]:
     with running_endpoint(tmp_path_factory.mktemp("iam-e2e")) as ep:
         yield ep
 
 
 @pytest.fixture(scope="module")
-def iam(endpoint: Endpoint) -> Any:
+def iam(endpoint: RunningEndpoint) -> Any:
     return admin_client(endpoint, "iam")
 
 
@@ -64,7 +69,7 @@ def error_of(call: Any, **kwargs: Any) -> tuple[str, int, str]:
     )
 
 
-def test_walkthrough_with_the_aws_cli(endpoint: Endpoint, tmp_path: Path) -> None:
+def test_walkthrough_with_the_aws_cli(endpoint: RunningEndpoint, tmp_path: Path) -> None:
     (tmp_path / "eks-pod-identity-trust-policy.json").write_text(json.dumps(WALKTHROUGH_TRUST, indent=1))
     created = aws_cli(
         endpoint,
@@ -220,7 +225,7 @@ def test_customer_managed_policy_versions(iam: Any) -> None:
     assert "s3:Get*" in default["Document"]["Statement"][0]["Action"]
 
 
-def test_users_keys_and_inactive_keys(endpoint: Endpoint, iam: Any) -> None:
+def test_users_keys_and_inactive_keys(endpoint: RunningEndpoint, iam: Any) -> None:
     iam.create_user(UserName="worker")
     key = iam.create_access_key(UserName="worker")["AccessKey"]
     assert key["AccessKeyId"].startswith("AKIA")

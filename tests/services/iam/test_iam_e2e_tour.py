@@ -7,9 +7,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from tests.services.iam.live_endpoint import ACCOUNT, admin_client, running_endpoint
+from tests.services.iam.live_endpoint import ACCOUNT, RunningEndpoint, admin_client, running_endpoint
 
-from podid.gateway.endpoint import Endpoint
 from podid.services.iam import IamProvider
 
 pytestmark = pytest.mark.e2e
@@ -32,12 +31,12 @@ def doc(action: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Endpoint]:
+def endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningEndpoint]:
     with running_endpoint(tmp_path_factory.mktemp("iam-tour")) as ep:
         yield ep
 
 
-def test_every_operation_round_trips(endpoint: Endpoint) -> None:
+def test_every_operation_round_trips(endpoint: RunningEndpoint) -> None:
     iam = admin_client(endpoint, "iam")
     called: set[str] = set()
 

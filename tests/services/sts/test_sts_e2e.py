@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from tests.services.iam.live_endpoint import ACCOUNT, admin_client, aws_cli, client, running_endpoint
+from tests.services.iam.live_endpoint import (
+    ACCOUNT,
+    RunningEndpoint,
+    admin_client,
+    aws_cli,
+    client,
+    running_endpoint,
+)
 
-from podid.gateway.endpoint import Endpoint
 from podid.services.sts.token import SessionToken
 
 pytestmark = pytest.mark.e2e
@@ -23,7 +30,7 @@ def trust(principal: dict[str, Any], actions: list[str]) -> str:
 
 
 @pytest.fixture(scope="module")
-def endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Endpoint]:
+def endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningEndpoint]:
     with running_endpoint(tmp_path_factory.mktemp("sts-e2e")) as ep:
         iam = admin_client(ep, "iam")
         admin_arn = f"arn:aws:iam::{ACCOUNT}:user/admin"
@@ -44,7 +51,7 @@ def endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Endpoint]:
 
 
 @pytest.fixture(scope="module")
-def sts(endpoint: Endpoint) -> Any:
+def sts(endpoint: RunningEndpoint) -> Any:
     return admin_client(endpoint, "sts")
 
 
@@ -63,7 +70,7 @@ def error_of(call: Any, **kwargs: Any) -> tuple[str, int, str]:
     )
 
 
-def test_assume_role_then_caller_identity(endpoint: Endpoint, sts: Any) -> None:
+def test_assume_role_then_caller_identity(endpoint: RunningEndpoint, sts: Any) -> None:
     out = sts.assume_role(
         RoleArn=role_arn("app"),
         RoleSessionName="e2e",
@@ -89,7 +96,7 @@ def test_assume_role_then_caller_identity(endpoint: Endpoint, sts: Any) -> None:
     assert message.startswith(f"User: arn:aws:sts::{ACCOUNT}:assumed-role/app/e2e is not authorized")
 
 
-def test_assume_role_with_the_aws_cli(endpoint: Endpoint) -> None:
+def test_assume_role_with_the_aws_cli(endpoint: RunningEndpoint) -> None:
     assumed = aws_cli(
         endpoint, "sts", "assume-role", "--role-arn", role_arn("app"), "--role-session-name", "cli"
     )
@@ -135,21 +142,24 @@ def test_refusals(sts: Any) -> None:
     ] == ("AccessDenied", 403)
 
 
-def test_tampered_and_expired_tokens(endpoint: Endpoint, sts: Any) -> None:
+def test_tampered_and_expired_tokens(endpoint: RunningEndpoint, sts: Any) -> None:
     creds = sts.assume_role(RoleArn=role_arn("app"), RoleSessionName="tok")["Credentials"]
     token = creds["SessionToken"]
     flipped = token[:40] + ("B" if token[40] != "B" else "C") + token[41:]
     tampered = client(endpoint, "sts", creds["AccessKeyId"], creds["SecretAccessKey"], flipped)
     code, status, _ = error_of(tampered.get_caller_identity)
     assert (code, status) == ("InvalidClientTokenId", 403)
-    # an expired token, minted with the endpoint's own key (as if an hour had passed)
-    domain = endpoint.services.sts
-    decoded = domain.decode_token(token)
-    old = decoded.session
-    past = type(old)(**{**old.__dict__, "expiration": endpoint.clock.now() - timedelta(seconds=1)})
-    expired = domain.codec.encode(
-        SessionToken(decoded.access_key_id, decoded.secret_access_key, ACCOUNT, past)
-    )
+    # an expired token, minted with the endpoint's own key (as if the session had run out)
+    domain = endpoint.endpoint.services.sts
+
+    def mint_expired() -> str:
+        decoded = domain.decode_token(token)
+        past = replace(decoded.session, expiration=endpoint.endpoint.clock.now() - timedelta(seconds=1))
+        return str(
+            domain.codec.encode(SessionToken(decoded.access_key_id, decoded.secret_access_key, ACCOUNT, past))
+        )
+
+    expired = endpoint.call(mint_expired)
     stale = client(endpoint, "sts", creds["AccessKeyId"], creds["SecretAccessKey"], expired)
     code, status, message = error_of(stale.get_caller_identity)
     assert (code, status) == ("ExpiredToken", 403)
