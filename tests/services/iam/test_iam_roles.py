@@ -212,3 +212,26 @@ def test_state_survives_restart(tmp_path: object, clock: object) -> None:
     second = IamDomain(Store(path), clock)  # type: ignore[arg-type]
     assert second.get_role(ACCOUNT, "app") == role.evolve(attached=(S3_RO,))
     second.store.close()
+
+
+def test_model_constraints_hold_without_the_wire_layer(iam: IamDomain) -> None:
+    from podid.errors import ValidationError
+
+    for kwargs in (
+        {"name": "bad name"},
+        {"name": "x" * 65},
+        {"path": "no-slashes"},
+        {"max_session_duration": 100},
+    ):
+        args = {"name": "ok", "path": "/", **kwargs}
+        name, path = str(args.pop("name")), str(args.pop("path"))
+        with pytest.raises(ValidationError) as err:
+            iam.create_role(ACCOUNT, name, TRUST, path=path, **args)  # type: ignore[arg-type]
+        assert err.value.message.startswith("1 validation error detected: Value ")
+    iam.create_role(ACCOUNT, "ok", TRUST)
+    with pytest.raises(ValidationError):
+        iam.update_role(ACCOUNT, "ok", max_session_duration=43201)
+    with pytest.raises(ValidationError):
+        iam.create_user(ACCOUNT, "with space")
+    with pytest.raises(ValidationError):
+        iam.create_policy(ACCOUNT, "bad/name", allow("s3:*"))

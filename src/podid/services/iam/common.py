@@ -34,6 +34,40 @@ _POLICY_ARN = re.compile(r"^arn:aws:iam::(aws|\d{12}):policy(/(?:[\x21-\x7e]+/)?
 _WHITESPACE = re.compile(r"\s+")
 
 
+_NAME = re.compile(r"[\w+=,.@-]+")
+_PATH = re.compile(r"(/)|(/[\x21-\x7e]+/)")
+
+
+def _constraint(value: object, member: str, rule: str) -> ValidationError:
+    return ValidationError(
+        f"1 validation error detected: Value '{value}' at '{member}' failed to satisfy constraint: {rule}"
+    )
+
+
+def check_entity(name: str, member: str, max_len: int, path: str | None = None) -> None:
+    """The model's constraints on names and paths, for callers that skip the wire layer (IaC).
+
+    Same checks and message format as the wire layer's `ValidationError` for IAM.
+    """
+    if not 1 <= len(name) <= max_len:
+        raise _constraint(name, member, f"Member must have length less than or equal to {max_len}")
+    if not _NAME.fullmatch(name):
+        raise _constraint(name, member, "Member must satisfy regular expression pattern: [\\w+=,.@-]+")
+    if path is not None and (len(path) > 512 or not _PATH.fullmatch(path)):
+        raise _constraint(
+            path,
+            "path",
+            "Member must satisfy regular expression pattern: (\\u002F)|(\\u002F[\\u0021-\\u007E]+\\u002F)",
+        )
+
+
+def check_max_session_duration(value: int) -> None:
+    if value < 3600:
+        raise _constraint(value, "maxSessionDuration", "Member must have value greater than or equal to 3600")
+    if value > 43200:
+        raise _constraint(value, "maxSessionDuration", "Member must have value less than or equal to 43200")
+
+
 def policy_chars(document: str) -> int:
     """A policy's size as IAM counts it for quotas: characters, whitespace excluded."""
     return len(_WHITESPACE.sub("", document))

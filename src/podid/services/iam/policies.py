@@ -18,6 +18,7 @@ from podid.errors import AccessDenied
 from podid.services.iam.common import (
     MANAGED_POLICY_MAX,
     IamCore,
+    check_entity,
     check_tags,
     parse_policy_arn,
     policy_chars,
@@ -75,6 +76,7 @@ class PolicyOps(IamCore):
         description: str | None = None,
         tags: Sequence[tuple[str, str]] = (),
     ) -> CustomerPolicy:
+        check_entity(name, "policyName", 128, path)
         if self.find_customer_policy(account, name) is not None:
             raise EntityAlreadyExists(
                 f"A policy called {name} already exists. Duplicate names are not allowed."

@@ -10,6 +10,8 @@ from podid.services.iam.common import (
     ROLE_INLINE_MAX,
     TRUST_POLICY_MAX,
     IamCore,
+    check_entity,
+    check_max_session_duration,
     check_tags,
     policy_chars,
     validate_document,
@@ -35,6 +37,9 @@ class RoleOps(IamCore):
         boundary_arn: str | None = None,
         tags: Sequence[tuple[str, str]] = (),
     ) -> Role:
+        check_entity(name, "roleName", 64, path)
+        if max_session_duration is not None:
+            check_max_session_duration(max_session_duration)
         if self.find_role(account, name) is not None:
             raise EntityAlreadyExists(f"Role with name {name} already exists.")
         self._check_trust(trust_policy)
@@ -111,6 +116,7 @@ class RoleOps(IamCore):
         if description is not None:
             role = role.evolve(description=description)
         if max_session_duration is not None:
+            check_max_session_duration(max_session_duration)
             role = role.evolve(max_session_duration=max_session_duration)
         self.save_role(role)
         return role

@@ -8,6 +8,7 @@ from podid.services.iam.common import (
     ATTACHED_PER_ENTITY,
     USER_INLINE_MAX,
     IamCore,
+    check_entity,
     check_tags,
     policy_chars,
     validate_document,
@@ -30,6 +31,7 @@ class UserOps(IamCore):
         boundary_arn: str | None = None,
         tags: Sequence[tuple[str, str]] = (),
     ) -> User:
+        check_entity(name, "userName", 64, path)
         if self.find_user(account, name) is not None:
             raise EntityAlreadyExists(f"User with name {name} already exists.")
         merged = check_tags(tags)
