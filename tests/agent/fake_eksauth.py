@@ -70,7 +70,7 @@ class FakeEksAuth:
         app.router.add_post("/clusters/{name}/assume-role-for-pod-identity", self._handle)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port, reuse_address=True)
+        site = web.TCPSite(self._runner, self.host, self.port, reuse_address=True, backlog=4096)
         await site.start()
         if self.port == 0:
             server = getattr(site, "_server", None)

@@ -330,3 +330,19 @@ async def test_unbindable_ipv6_host_is_skipped_with_one_warning(
 async def test_unbindable_ipv4_host_is_fatal(start_agent: StartAgent) -> None:
     with pytest.raises(OSError, match="assign requested address"):
         await start_agent(bind_hosts=("192.0.2.1",))
+
+
+async def test_storm_of_distinct_tokens_is_served(
+    start_agent: StartAgent, clock: FakeClock, fake: FakeEksAuth
+) -> None:
+    """300 pods start at once: every one answered 200, one EKS Auth call each (64 on the wire at most)."""
+    import asyncio
+
+    agent = await start_agent(request_rate=0.0)
+    url = _creds_url(agent.credential_listeners[0])
+    tokens = [make_token(clock.now(), pod_uid=f"pod-{i}") for i in range(300)]
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
+        statuses = await asyncio.gather(*(_get(session, url, t) for t in tokens))
+    assert [s for s, _, _ in statuses if s != 200] == []
+    assert fake.calls == 300
+    assert len(set(fake.tokens)) == 300

@@ -10,7 +10,10 @@ Transport as the real agent's (aws-sdk-go-v2 with a custom `http.Client`, refere
 attempt (0.5 s to connect), at most 3 attempts, exponential backoff with full jitter capped at 20 s,
 retrying 500/502/503/504, throttling and timeout error codes and connection failures, guarded by the
 SDK's client-side retry token bucket (500 tokens, 5 per retry, 10 per timeout retry, 1 back per
-success). Errors are `UpstreamError` (EKS Auth answered) or `FetchError` (it did not); texts follow
+success). One deliberate difference: at most `max_in_flight` (64) attempts are on the wire at once
+and the per-attempt timeout starts when an attempt gets its slot, so a pod-start storm queues
+instead of timing out all at once (the Go agent fires every call at once, each timed from its
+start). Errors are `UpstreamError` (EKS Auth answered) or `FetchError` (it did not); texts follow
 the Go SDK's `operation error EKS Auth: AssumeRoleForPodIdentity, ...` shape, approximately for the
 transport part (Go's dialer messages cannot be reproduced byte for byte).
 """
@@ -163,6 +166,7 @@ class EksAuthClient:
         backoff: Callable[[int], float] = sdk_backoff,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         metrics: AgentMetrics | None = None,
+        max_in_flight: int = 64,
     ) -> None:
         self.endpoint = endpoint.rstrip("/")
         self.region = region
@@ -174,6 +178,9 @@ class EksAuthClient:
         self.sleep = sleep
         self.metrics = metrics
         self.quota = RetryQuota()
+        # At most this many attempts on the wire at once; the 1 s attempt timeout starts when an
+        # attempt gets a slot, so a pod-start storm queues here instead of timing out en masse.
+        self._slots = asyncio.Semaphore(max_in_flight)
         self._session: aiohttp.ClientSession | None = None
 
     def _client(self) -> aiohttp.ClientSession:
@@ -215,8 +222,9 @@ class EksAuthClient:
         attempt = 1
         exhausted = False
         while True:
-            started = time.perf_counter()
-            result = await self._attempt(url, body)
+            async with self._slots:
+                started = time.perf_counter()
+                result = await self._attempt(url, body)
             if self.metrics is not None:
                 outcome = (
                     "success" if result.error is None else ("retryable" if result.retryable else "error")

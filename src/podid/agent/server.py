@@ -42,7 +42,7 @@ from podid.agent.model import (
     error_status_and_body,
 )
 from podid.agent.ratelimit import TokenBucket
-from podid.agent.token import TokenError, parse_unverified, validate_times
+from podid.agent.token import TokenClaims, TokenError, parse_unverified, validate_times
 from podid.clock import Clock
 
 log = logging.getLogger("podid.agent.server")
@@ -87,6 +87,18 @@ class CredentialsHandler:
         self.retriever = retriever
         self.clock = clock
         self.metrics = metrics
+        # Parsing is deterministic: remember the claims of tokens that parsed (bounded, FIFO).
+        self._claims: dict[str, TokenClaims] = {}
+        self._claims_limit = 8192
+
+    def _parse(self, token: str) -> TokenClaims:
+        claims = self._claims.get(token)
+        if claims is None:
+            claims = parse_unverified(token)
+            if len(self._claims) >= self._claims_limit:
+                del self._claims[next(iter(self._claims))]
+            self._claims[token] = claims
+        return claims
 
     def _validate(self, request: web.BaseRequest) -> CredentialRequest:
         host = request_host(request.headers.get("Host", ""))
@@ -99,7 +111,7 @@ class CredentialsHandler:
         if not token:
             raise RequestValidationError("Service account token cannot be empty")
         try:
-            claims = parse_unverified(token)
+            claims = self._parse(token)
         except TokenError as exc:
             raise RequestValidationError(f"Service account token cannot be parsed: {exc}") from None
         try:
@@ -225,7 +237,9 @@ class Agent:
         server = web.Server(handler, access_log=None)
         runner = web.ServerRunner(server, handle_signals=False, shutdown_timeout=self.config.shutdown_grace)
         await runner.setup()
-        site = web.TCPSite(runner, strip_brackets(host), port)
+        # Go listens with the kernel's somaxconn; aiohttp's default backlog of 128 would drop SYNs in
+        # a pod-start storm (each dropped SYN costs the client a 1 s retransmit).
+        site = web.TCPSite(runner, strip_brackets(host), port, backlog=4096)
         try:
             await site.start()
         except BaseException:
