@@ -13,6 +13,7 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 
 from podid.errors import AccessDenied
 from podid.services.iam.common import (
@@ -60,6 +61,7 @@ class PolicyView:
     tags: Tags = ()
 
 
+@cache  # a pure function of an immutable catalog entry
 def _aws_policy_id(arn: str) -> str:
     digest = base64.b32encode(hashlib.sha256(arn.encode()).digest()).decode()
     return "ANPA" + digest[:17]
