@@ -24,9 +24,20 @@ STREAM_CHUNK = 256 * 1024
 RouteHook = Callable[[web.Application], None]
 
 
+# Query parameters that do not make an S3 PUT/POST a configuration request (whose small XML body the
+# wire layer must parse): object uploads, parts, and signature parameters.
+_S3_UPLOAD_QUERY = frozenset({"partNumber", "uploadId", "AWSAccessKeyId", "Signature", "Expires"})
+
+
 def _is_s3_upload(request: web.Request, headers: Headers) -> bool:
-    """S3 requests with a body that may be large are streamed to the provider, never buffered."""
+    """S3 requests with a body that may be large are streamed to the provider, never buffered.
+
+    Configuration requests (`?delete`, `?tagging`, `?policy`, ...) carry small XML bodies that the
+    wire layer parses and validates before dispatch: those are buffered.
+    """
     if request.method not in ("PUT", "POST"):
+        return False
+    if any(k not in _S3_UPLOAD_QUERY and not k.lower().startswith("x-amz-") for k in request.query):
         return False
     probe = HttpRequest(method=request.method, path=request.path, query=request.query_string, headers=headers)
     scope = credential_scope(probe)

@@ -68,9 +68,31 @@ def build_services(endpoint: Endpoint, token_key: bytes) -> BuiltServices:
         eks=eks,
     )
     built.routes.append(_oidc_routes(eks))
+    _add_s3(endpoint, built)
     if endpoint.config.runtime:
         _add_runtime(endpoint, built)
     return built
+
+
+def _add_s3(endpoint: Endpoint, built: BuiltServices) -> None:
+    """S3: object bytes under `<state dir>/s3` (a temporary directory, removed at stop, if ephemeral)."""
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    from podid.services.s3 import BlobStore, S3Domain, S3Provider
+
+    if endpoint.config.ephemeral:
+        data_dir = Path(tempfile.mkdtemp(prefix="podid-s3-"))
+
+        async def remove() -> None:
+            shutil.rmtree(data_dir, ignore_errors=True)
+
+        built.stoppers.append(remove)
+    else:
+        data_dir = endpoint.config.state_dir / "s3"
+    domain = S3Domain(endpoint.store, BlobStore(data_dir), endpoint.clock)
+    built.providers["s3"] = S3Provider(domain, built.authorizer.authorize)
 
 
 def _oidc_routes(eks: Any) -> RouteHook:

@@ -1,0 +1,166 @@
+"""Object bytes on disk: written once to a temporary file, checked, then renamed into place.
+
+Layout under the data directory:
+
+    blobs/<2 hex>/<32 hex>   one immutable file per object version or multipart part
+    tmp/                     bodies being received; anything left here after a crash is garbage
+
+A blob is never rewritten: a new PutObject writes a new blob and the metadata (in the store) is
+switched to it in one commit, so a crash leaves either the old or the new object, never a mix.
+`write` hashes while it writes (MD5 for the ETag, SHA-256 for `x-amz-content-sha256`, any S3
+checksum); the caller decides whether the digests are acceptable before calling `commit`, and
+`discard` otherwise. Reads are async iterators over fixed-size chunks, so no body is ever held whole
+in memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import shutil
+import uuid
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from podid.wire.checksums import Checksum, Md5, new_checksum
+
+READ_CHUNK = 1024 * 1024
+
+
+@dataclass
+class Staged:
+    """A body written to a temporary file, with its digests, not yet visible as a blob."""
+
+    path: Path
+    size: int
+    md5_hex: str
+    md5_b64: str
+    sha256_hex: str | None
+    checksums: dict[str, str] = field(default_factory=dict)  # algorithm -> base64 value
+
+
+class BlobStore:
+    """Immutable files named by blob id under `root`."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.tmp = root / "tmp"
+        self.blobs = root / "blobs"
+        self.tmp.mkdir(parents=True, exist_ok=True)
+        self.blobs.mkdir(parents=True, exist_ok=True)
+        for leftover in self.tmp.iterdir():  # bodies of requests interrupted by a crash
+            leftover.unlink(missing_ok=True)
+
+    def path_of(self, blob: str) -> Path:
+        return self.blobs / blob[:2] / blob
+
+    async def write(
+        self,
+        body: AsyncIterator[bytes] | bytes,
+        *,
+        algorithms: Iterable[str] = (),
+        sha256: bool = False,
+        limit: int | None = None,
+        on_chunk: list[Checksum] | None = None,
+    ) -> Staged:
+        """Write `body` to a temporary file, computing its digests; delete the file if anything fails.
+
+        `limit` bounds the size (the caller turns `OverflowError` into S3's EntityTooLarge).
+        """
+        path = self.tmp / uuid.uuid4().hex
+        md5 = Md5()
+        sha = hashlib.sha256() if sha256 else None
+        sums = {alg: new_checksum(alg) for alg in algorithms}
+        size = 0
+        try:
+            # Local disk writes of page-cache-sized pieces: cheaper inline than in a thread.
+            with open(path, "wb") as handle:  # noqa: ASYNC230
+                if isinstance(body, bytes | bytearray):
+                    pieces: AsyncIterator[bytes] = _one(bytes(body))
+                else:
+                    pieces = body
+                async for piece in pieces:
+                    size += len(piece)
+                    if limit is not None and size > limit:
+                        raise OverflowError(size)
+                    handle.write(piece)
+                    md5.update(piece)
+                    if sha is not None:
+                        sha.update(piece)
+                    for c in sums.values():
+                        c.update(piece)
+                    for c in on_chunk or ():
+                        c.update(piece)
+                handle.flush()
+                # Durable before the metadata that points at it is committed.
+                await asyncio.to_thread(os.fsync, handle.fileno())
+        except BaseException:
+            path.unlink(missing_ok=True)
+            raise
+        return Staged(
+            path=path,
+            size=size,
+            md5_hex=md5.hexdigest(),
+            md5_b64=md5.b64digest(),
+            sha256_hex=sha.hexdigest() if sha is not None else None,
+            checksums={alg: c.b64digest() for alg, c in sums.items()},
+        )
+
+    def commit(self, staged: Staged) -> str:
+        """Move a staged body into place (atomic rename); returns its new blob id."""
+        blob = uuid.uuid4().hex
+        target = self.path_of(blob)
+        target.parent.mkdir(exist_ok=True)
+        os.replace(staged.path, target)
+        return blob
+
+    @staticmethod
+    def discard(staged: Staged) -> None:
+        staged.path.unlink(missing_ok=True)
+
+    def delete(self, blob: str | None) -> None:
+        if blob:
+            self.path_of(blob).unlink(missing_ok=True)
+
+    def size(self, blob: str) -> int:
+        return self.path_of(blob).stat().st_size
+
+    def read(self, blob: str, start: int = 0, length: int | None = None) -> AsyncIterator[bytes]:
+        """The bytes of `blob` from `start`, `length` of them (to the end if None), in chunks.
+
+        The file is opened on the first chunk (nothing leaks if the iterator is never started).
+        """
+        return _chunks(self.path_of(blob), start, length)
+
+    async def concat(self, blobs: Iterable[str], checksums: list[Checksum]) -> Staged:
+        """Concatenate blobs into a new staged file (multipart completion), hashing as it goes."""
+
+        async def pieces() -> AsyncIterator[bytes]:
+            for blob in blobs:
+                async for chunk in self.read(blob):
+                    yield chunk
+
+        return await self.write(pieces(), on_chunk=checksums)
+
+    def remove_all(self) -> None:
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+async def _one(data: bytes) -> AsyncIterator[bytes]:
+    yield data
+
+
+async def _chunks(path: Path, start: int, length: int | None) -> AsyncIterator[bytes]:
+    with open(path, "rb") as handle:  # noqa: ASYNC230 - see write()
+        handle.seek(start)
+        remaining = length
+        while remaining is None or remaining > 0:
+            want = READ_CHUNK if remaining is None else min(READ_CHUNK, remaining)
+            data = handle.read(want)
+            if not data:
+                break
+            if remaining is not None:
+                remaining -= len(data)
+            yield data
