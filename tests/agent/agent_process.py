@@ -95,6 +95,7 @@ async def start_agent_process(
     node_env: bool = True,
     log_file: Path | None = None,
     ready_prefix: Sequence[str] = (),
+    cluster: str = "demo",
 ) -> AgentProcess:
     """Start `podid agent` bound to `host`; node credentials are the fake's, via the environment."""
     port = port or free_port(host)
@@ -109,7 +110,7 @@ async def start_agent_process(
         PODID,
         "agent",
         "--cluster-name",
-        "demo",
+        cluster,
         "--bind-hosts",
         host,
         "--port",
