@@ -1,8 +1,8 @@
 """Full-path AssumeRoleForPodIdentity over HTTP: SigV4 of the node role, JWT verification, association
 lookup, trust-policy evaluation, credential minting, serialization, audit.
 
-Three processes: the endpoint (this file with `--serve`, the real `Endpoint` with EKS and EKS Auth
-wired in as `serve` does), the load generator (this file with `--load`) and this driver. The
+Three processes: the endpoint (this file with `--serve`: the real `Endpoint`, as `serve` runs it, without
+the local runtime), the load generator (this file with `--load`) and this driver. The
 driver creates a cluster, a pod role and an association per pod, and node-role credentials through
 the real APIs, then issues 256 distinct pod tokens (signed with the cluster's key read from the
 store) and pre-signs one request per token with the node role's session credentials (SigV4
@@ -51,24 +51,7 @@ POD_TRUST = json.dumps(
 
 # --- the endpoint process ------------------------------------------------------------------------
 def serve_main(state_dir: str) -> None:
-    from podid.gateway import services as gateway_services
     from podid.gateway.endpoint import Endpoint, EndpointConfig
-    from podid.services.eks import EksDomain, EksProvider
-    from podid.services.eksauth import EksAuthDomain, EksAuthProvider
-
-    original = gateway_services.build_services
-
-    def build(endpoint: Any, token_key: bytes) -> Any:
-        built = original(endpoint, token_key)
-        if "eks" not in built.providers:  # until the gateway wires EKS itself
-            eks = EksDomain(endpoint.store, endpoint.clock, built.iam, lambda: endpoint.url)
-            auth = EksAuthDomain(eks, built.sts, built.authorizer.authorize, audit=endpoint.audit.record)
-            built.providers["eks"] = EksProvider(eks)
-            built.providers["eks-auth"] = EksAuthProvider(auth)
-            built.eks = eks
-        return built
-
-    gateway_services.build_services = build
 
     async def run() -> None:
         config = EndpointConfig(

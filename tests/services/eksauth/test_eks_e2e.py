@@ -35,12 +35,8 @@ POD_TRUST = json.dumps(
 
 @pytest.fixture(scope="module")
 def ep(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningEndpoint]:
-    monkeypatch = pytest.MonkeyPatch()
-    try:
-        with eks_endpoint(tmp_path_factory.mktemp("eks-e2e"), monkeypatch) as running:
-            yield running
-    finally:
-        monkeypatch.undo()
+    with eks_endpoint(tmp_path_factory.mktemp("eks-e2e")) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")
