@@ -34,7 +34,11 @@ class Scenario:
 
 
 def _table_case(table: dict[str, Any], row: dict[str, Any]) -> dict[str, Any]:
-    statement: dict[str, Any] = {"Effect": table.get("effect", "Allow"), "Action": "s3:GetObject", "Resource": "*"}
+    statement: dict[str, Any] = {
+        "Effect": table.get("effect", "Allow"),
+        "Action": "s3:GetObject",
+        "Resource": "*",
+    }
     extra = copy.deepcopy(table.get("statement", {}))
     if "NotAction" in extra:
         del statement["Action"]
@@ -62,13 +66,17 @@ def load_scenarios() -> list[Scenario]:
         data = yaml.safe_load(path.read_text())
         file_doc = data.get("doc", "")
         for i, case in enumerate(data.get("cases", [])):
-            body = {k: v for k, v in case.items()}
-            out.append(Scenario(f"{path.stem}:{i}:{case.get('name', '')}", case.get("doc", file_doc), "case", body))
+            body = dict(case)
+            out.append(
+                Scenario(f"{path.stem}:{i}:{case.get('name', '')}", case.get("doc", file_doc), "case", body)
+            )
         for t in data.get("tables", []):
             for j, row in enumerate(t["rows"]):
                 body = _table_case(t, row)
                 sid = f"{path.stem}:{t['name']}:{j}"
                 out.append(Scenario(sid, row.get("doc", t.get("doc", file_doc)), "case", body))
         for i, v in enumerate(data.get("validation", [])):
-            out.append(Scenario(f"{path.stem}:{i}:{v.get('name', '')}", v.get("doc", file_doc), "validation", v))
+            out.append(
+                Scenario(f"{path.stem}:{i}:{v.get('name', '')}", v.get("doc", file_doc), "validation", v)
+            )
     return out

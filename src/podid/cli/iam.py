@@ -20,7 +20,11 @@ def iam() -> None:
 
 
 def _dump(obj: object) -> str:
-    return json.dumps(obj, separators=(",", ":"))
+    return _ENCODER.encode(obj)
+
+
+# Built once: json.dumps with non-default arguments builds a new encoder on every call.
+_ENCODER = json.JSONEncoder(separators=(",", ":"))
 
 
 def _open(file: str) -> TextIO:

@@ -10,7 +10,9 @@ accounts, the request context exactly as given) and a `PolicySet`, and returns a
    does not.
 3. SCPs (the principal's account; never for AWS service principals): at least one must allow.
    RCPs (the resource's account): `RCPFullAWSAccess` is implicit, only their Denies count.
-4. Same account (`resource_account` absent or equal to the principal's account): allowed when
+4. Same account (`resource_account` absent or equal to the principal's account): a role trust
+   policy or a KMS key policy must allow the caller (naming it, its role or its account) even then;
+   allowed when
    - a resource-based policy names the caller directly (user, session, `*`): not limited by
      boundaries or session policies;
    - a resource-based policy names the caller's role (for a session) or a role caller by its ARN,
@@ -24,7 +26,8 @@ accounts, the request context exactly as given) and a `PolicySet`, and returns a
    session policies do not limit it (SCPs and explicit denies still do).
 
 The explanation (`Decision.explanation`) is computed on demand by a second, traced pass, so the hot
-path pays nothing for it.
+path pays nothing for it; `explain` computes decision and explanation in one traced pass, for callers
+that always want both (the simulator).
 """
 
 from __future__ import annotations
@@ -91,21 +94,7 @@ class Decision:
     @cached_property
     def explanation(self) -> dict[str, Any]:
         trace = _Trace()
-        again = _run(self.request, self.policies, trace)
-        out: dict[str, Any] = {
-            "decision": again.decision,
-            "deciding": again.deciding,
-            "reason": again.reason,
-            "principal": trace.principal,
-            "sameAccount": trace.same_account,
-            "matchedStatements": trace.matched,
-            "notApplicable": trace.not_applicable,
-        }
-        if trace.ignored:
-            out["notConsidered"] = trace.ignored
-        if trace.errors:
-            out["errors"] = trace.errors
-        return out
+        return trace.explanation(_run(self.request, self.policies, trace))
 
 
 class _Trace:
@@ -118,6 +107,22 @@ class _Trace:
         self.ignored: list[str] = []
         self.principal: dict[str, Any] = {}
         self.same_account: bool | None = None
+
+    def explanation(self, decision: Decision) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "decision": decision.decision,
+            "deciding": decision.deciding,
+            "reason": decision.reason,
+            "principal": self.principal,
+            "sameAccount": self.same_account,
+            "matchedStatements": self.matched,
+            "notApplicable": self.not_applicable,
+        }
+        if self.ignored:
+            out["notConsidered"] = self.ignored
+        if self.errors:
+            out["errors"] = self.errors
+        return out
 
     def record(
         self,
@@ -242,6 +247,27 @@ def evaluate(request: EvaluationRequest, policies: PolicySet) -> Decision:
     return _run(request, policies, None)
 
 
+def _must_name_caller(resource: Policy | None, action: str) -> bool:
+    """Role trust policies and KMS key policies must allow the caller (or its account) even in the
+    same account: an identity policy alone is not enough (IAM User Guide, "Policy evaluation for
+    requests within a single account")."""
+    return resource is not None and (resource.kind == "trust" or action.startswith("kms:"))
+
+
+def explain(request: EvaluationRequest, policies: PolicySet) -> Decision:
+    """`evaluate`, with the explanation computed in the same (traced) pass.
+
+    For callers that always want the explanation (the simulator): one pass instead of two. The
+    traced pass reaches the same decision as the untraced one (it only goes on after a deny to
+    record every statement).
+    """
+    trace = _Trace()
+    decision = _run(request, policies, trace)
+    # `explanation` is a cached_property: filling its slot in the instance dict is how it caches.
+    decision.__dict__["explanation"] = trace.explanation(decision)
+    return decision
+
+
 def _run(request: EvaluationRequest, policies: PolicySet, trace: _Trace | None) -> Decision:
     action = request.action.lower()
 
@@ -338,6 +364,8 @@ def _run(request: EvaluationRequest, policies: PolicySet, trace: _Trace | None) 
             return done("Allowed", "resource")
         if res_match == "role" and within:
             return done("Allowed", "resource")
+        if res_match is None and _must_name_caller(policies.resource, action):
+            return done("ImplicitlyDenied", "resource")
         if identity_allow and within:
             return done("Allowed", "identity")
         if identity_allow or res_match == "role":

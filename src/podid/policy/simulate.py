@@ -18,7 +18,7 @@ from typing import Any
 
 from podid.errors import AwsError
 from podid.policy.document import Policy, PolicyKind, compile_policy
-from podid.policy.evaluate import EvaluationRequest, PolicySet, evaluate
+from podid.policy.evaluate import EvaluationRequest, PolicySet, explain
 
 _LISTS: tuple[tuple[str, PolicyKind], ...] = (
     ("identityPolicies", "identity"),
@@ -35,6 +35,10 @@ _REQUEST_KEYS = frozenset(
 )
 
 
+# Built once: json.dumps with non-default arguments builds a new encoder on every call.
+_ENCODER = json.JSONEncoder(separators=(",", ":"))
+
+
 class CaseError(Exception):
     """A malformed case: the message names the problem and where it is."""
 
@@ -43,7 +47,7 @@ def _policy(value: Any, kind: PolicyKind, where: str) -> Policy:
     if isinstance(value, str):
         text = value
     elif isinstance(value, dict):
-        text = json.dumps(value, separators=(",", ":"))
+        text = _ENCODER.encode(value)  # also the cache key: a policy seen before is not re-parsed
     else:
         raise CaseError(f"{where}: a policy must be a JSON object or a string holding one")
     if kind == "resource":
@@ -134,7 +138,7 @@ def load_case(case: Any) -> tuple[EvaluationRequest, PolicySet]:
 def simulate_case(case: Any) -> dict[str, Any]:
     """`{"decision": ..., "explanation": {...}}` for a case (CaseError when malformed)."""
     request, policies = load_case(case)
-    decision = evaluate(request, policies)
+    decision = explain(request, policies)
     return {"decision": decision.decision, "explanation": decision.explanation}
 
 
