@@ -25,6 +25,7 @@ pytestmark = [
 ]
 
 LINK = "pod-id-link0"
+AWS = str(Path(sys.executable).with_name("aws"))
 
 
 def _addresses(ns: Netns) -> set[str]:
@@ -161,3 +162,59 @@ async def test_agent_with_ipv6_disabled_serves_ipv4(tmp_path: Path, clock: FakeC
         warnings = [line for line in log_file.read_text().splitlines() if "IPv6 listener unavailable" in line]
         assert len(warnings) == 1
         assert "fd00:ec2::23" in warnings[0]
+
+
+@pytest.mark.e2e
+async def test_aws_cli_in_the_node_namespace_against_the_podid_endpoint(tmp_path: Path) -> None:
+    """Inside the namespace, unmodified clients use exactly http://169.254.170.23/v1/credentials and
+    http://[fd00:ec2::23]/v1/credentials; the agent reaches `podid serve` over a veth pair."""
+    from podid.gateway.testing import running_endpoint
+    from tests.agent.endpoint_world import ACCOUNT as WORLD_ACCOUNT
+    from tests.agent.endpoint_world import CLUSTER, REGION, make_world, node_env, pod_token
+
+    with netns() as ns, veth_to_host(ns) as host_addr:
+        ns.run(PODID, "agent", "init")
+        with running_endpoint(
+            tmp_path / "state", account_id=WORLD_ACCOUNT, region=REGION, host=host_addr
+        ) as ep:
+            world = make_world(ep)
+            agent = await start_agent_process(
+                ep.url,
+                prefix=ns.exec_args(),
+                host="169.254.170.23",
+                port=80,
+                extra_args=["--bind-hosts", "[fd00:ec2::23]"],
+                env=node_env(world["node"]),
+                node_env=False,
+                cluster=CLUSTER,
+                ready_prefix=ns.exec_args(),
+            )
+            try:
+                token_file = tmp_path / "token"
+                token_file.write_text(pod_token(ep))
+                env = {
+                    k: v
+                    for k, v in os.environ.items()
+                    if not k.startswith(("AWS_ACCESS", "AWS_SECRET", "AWS_SESSION"))
+                }
+                env.update(
+                    {"AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE": str(token_file), "AWS_DEFAULT_REGION": REGION}
+                )
+                for url in ("http://169.254.170.23/v1/credentials", "http://[fd00:ec2::23]/v1/credentials"):
+                    env["AWS_CONTAINER_CREDENTIALS_FULL_URI"] = url
+                    proc = await asyncio.create_subprocess_exec(
+                        *ns.exec_args(
+                            AWS, "sts", "get-caller-identity", "--endpoint-url", ep.url, "--output", "json"
+                        ),
+                        env=env,
+                        stdout=asyncio.subprocess.PIPE,
+                        stderr=asyncio.subprocess.PIPE,
+                    )
+                    out, err = await asyncio.wait_for(proc.communicate(), 120)
+                    assert proc.returncode == 0, err.decode()
+                    arn = json.loads(out)["Arn"]
+                    assert arn.startswith(f"arn:aws:sts::{WORLD_ACCOUNT}:assumed-role/demo-app-role/eks-"), (
+                        url
+                    )
+            finally:
+                assert await agent.terminate() == 0
