@@ -98,9 +98,32 @@ def test_root_is_allowed_in_its_account(authorizer: Authorizer, clock: FakeClock
     authorizer.authorize(call_as(root, clock), [AuthzCheck("iam:CreateRole", "*", resource_account=ACCOUNT)])
 
 
-def test_anonymous_is_denied(authorizer: Authorizer, clock: FakeClock) -> None:
+def test_anonymous_needs_a_public_resource_policy(authorizer: Authorizer, clock: FakeClock) -> None:
     anon = Principal("anonymous", "anonymous", "", "anonymous", "anonymous")
-    assert denied(authorizer, call_as(anon, clock), "s3:GetObject").code == "AccessDenied"
+    call = call_as(anon, clock)
+    obj = "arn:aws:s3:::public/k"
+    assert denied(authorizer, call, "s3:GetObject", obj).code == "AccessDenied"
+
+    def bucket_policy(principal: object) -> str:
+        statement = {
+            "Effect": "Allow",
+            "Principal": principal,
+            "Action": "s3:GetObject",
+            "Resource": f"{obj[:-1]}*",
+        }
+        return json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+
+    public = bucket_policy("*")
+    authorizer.authorize(call, [AuthzCheck("s3:GetObject", obj, {}, public, ACCOUNT)])
+    authorizer.authorize(call, [AuthzCheck("s3:GetObject", obj, {}, bucket_policy({"AWS": "*"}), ACCOUNT)])
+    with pytest.raises(AwsError):  # the policy grants GetObject only
+        authorizer.authorize(call, [AuthzCheck("s3:PutObject", obj, {}, public, ACCOUNT)])
+    account_only = bucket_policy({"AWS": f"arn:aws:iam::{ACCOUNT}:root"})
+    with pytest.raises(AwsError):  # naming an account is not public
+        authorizer.authorize(call, [AuthzCheck("s3:GetObject", obj, {}, account_only, ACCOUNT)])
+    ctx = authorizer.context_for(call)
+    assert "aws:PrincipalArn" not in ctx
+    assert "aws:PrincipalAccount" not in ctx
 
 
 def test_service_principal_only_resource_policy_decides(authorizer: Authorizer, clock: FakeClock) -> None:

@@ -12,7 +12,8 @@ Policies by principal kind:
   by role ARN and unique id: a deleted role's sessions are left with nothing), and the session's
   policies;
 - root: everything in its own account (an allow-all identity policy); resource policies still apply;
-- service principal: no identity policies; only the resource policy (e.g. a trust policy) decides.
+- service principal: no identity policies; only the resource policy (e.g. a trust policy) decides;
+- anonymous (an unsigned S3 request): only a resource policy granting `*` can allow.
 
 Global keys (IAM User Guide, "AWS global condition context keys"): aws:PrincipalArn (a session's
 role ARN with its path), aws:PrincipalAccount, aws:PrincipalType, aws:userid, aws:username (users
@@ -49,6 +50,7 @@ from podid.services.iam.domain import IamDomain
 
 ALLOW_ALL = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}'
 
+ANONYMOUS_ARN = "anonymous"
 # Not a real account: forces the engine's cross-account rule (both sides must allow).
 _OTHER_ACCOUNT = "000000000000"
 _PRINCIPAL_TYPES = {"user": "User", "role-session": "AssumedRole", "root": "Account"}
@@ -99,6 +101,8 @@ class Authorizer:
         if p.is_service:
             ctx["aws:PrincipalServiceName"] = p.arn
             return ctx
+        if p.kind == "anonymous":
+            return ctx  # no principal, so no principal keys
         ctx["aws:PrincipalAccount"] = p.account
         ctx["aws:userid"] = p.user_id
         if p.kind in _PRINCIPAL_TYPES:
@@ -139,6 +143,31 @@ class Authorizer:
             session=tuple(compile_policy(d, "session") for d in session),
         )
 
+    def _authorize_anonymous(
+        self, call: Call, checks: Sequence[AuthzCheck], base: dict[str, ContextValue]
+    ) -> None:
+        """An unsigned request: only a resource policy that grants `*` (a public bucket) can allow it.
+
+        Evaluated with no identity policies and no accounts on either side, so the engine's
+        same-account rule applies and only a wildcard `Principal` match allows.
+        """
+        for check in checks:
+            policies = (
+                PolicySet(resource=self.compile(check.resource_policy, "resource"))
+                if (check.resource_policy)
+                else PolicySet()
+            )
+            request = EvaluationRequest(
+                principal=ANONYMOUS_ARN,
+                action=check.action,
+                resource=check.resource,
+                context={**base, **check.context},
+            )
+            decision = evaluate(request, policies)
+            if not decision.allowed:
+                message = access_denied_message(ANONYMOUS_ARN, check.action, check.resource, decision)
+                raise access_denied_error(call.service, message)
+
     @staticmethod
     def _trust_must_name_caller(request: EvaluationRequest, policies: PolicySet) -> Decision:
         """A role's trust policy is required, even in the same account (IAM User Guide, "How IAM roles
@@ -153,13 +182,10 @@ class Authorizer:
         if not checks or (call.service == "sts" and call.operation == "GetCallerIdentity"):
             return
         p = call.principal
-        if p.kind == "anonymous":
-            check = checks[0]
-            raise access_denied_error(
-                call.service,
-                f"Anonymous is not authorized to perform: {check.action} on resource: {check.resource}",
-            )
         base = self.context_for(call)
+        if p.kind == "anonymous":
+            self._authorize_anonymous(call, checks, base)
+            return
         sets: dict[str | None, PolicySet] = {}
         for check in checks:
             if check.resource_policy not in sets:
