@@ -7,6 +7,7 @@ alphabet. All come from `secrets`, never from a predictable source.
 
 from __future__ import annotations
 
+import base64
 import secrets
 import string
 
@@ -17,13 +18,23 @@ _SECRET_ALPHABET = string.ascii_letters + string.digits + "+/"
 
 def unique_id(prefix: str) -> str:
     """`AROA`, `AIDA`, `ANPA` (policy), `AIPA` (instance profile) + 17 of [A-Z0-9]."""
-    return prefix + "".join(secrets.choice(_ID_ALPHABET) for _ in range(17))
+    return prefix + _base36(secrets.randbelow(36**17), 17)
 
 
 def access_key_id(prefix: str = "AKIA") -> str:
-    """`AKIA` (long-term) or `ASIA` (temporary) + 16 of [A-Z2-7]."""
-    return prefix + "".join(secrets.choice(_KEY_ALPHABET) for _ in range(16))
+    """`AKIA` (long-term) or `ASIA` (temporary) + 16 of [A-Z2-7] (exactly base32's alphabet)."""
+    return prefix + base64.b32encode(secrets.token_bytes(10)).decode("ascii")
 
 
 def secret_access_key() -> str:
-    return "".join(secrets.choice(_SECRET_ALPHABET) for _ in range(40))
+    """40 characters of base64's alphabet (30 random bytes encode to exactly 40)."""
+    return base64.b64encode(secrets.token_bytes(30)).decode("ascii")
+
+
+def _base36(value: int, width: int) -> str:
+    # One big random integer instead of 17 `secrets.choice` calls: same distribution, ~10x cheaper.
+    out = []
+    for _ in range(width):
+        value, digit = divmod(value, 36)
+        out.append(_ID_ALPHABET[digit])
+    return "".join(out)
