@@ -192,6 +192,8 @@ def load_main(argv: list[str]) -> None:
     if mode == "steady":
         token_file, concurrency, duration = argv[2], int(argv[3]), float(argv[4])
         result = asyncio.run(_load(url, Path(token_file).read_text(), concurrency, duration))
+    elif mode == "storm-file":
+        result = asyncio.run(_storm(url, Path(argv[2]).read_text().split()))
     else:
         count, prefix = int(argv[2]), argv[3]
         result = asyncio.run(_storm(url, _tokens(count, prefix)))
@@ -272,7 +274,7 @@ async def _run() -> list[tuple[str, str, str]]:
         storm = await _run_load("storm", agent.credentials_url, str(STORM), "storm")
         rows.append(
             (
-                f"storm: {STORM} distinct tokens at once",
+                f"storm: {STORM} tokens, fake EKS Auth",
                 f"{storm['seconds']:.2f} s until all answered",
                 f"errors {storm['errors']}, EKS Auth calls {fake.calls - calls_before}",
             )
@@ -281,6 +283,7 @@ async def _run() -> list[tuple[str, str, str]]:
             size = min(STORM, CACHE_FILL - STORM - 1 - batch * STORM)
             fill = await _run_load("storm", agent.credentials_url, str(size), f"fill{batch}")
             assert fill["errors"] == 0, fill
+        rows.insert(len(rows), await _real_storm(tmp))
         rows.append(
             (
                 f"memory: {CACHE_FILL} cached entries",
@@ -297,10 +300,51 @@ async def _run() -> list[tuple[str, str, str]]:
     return rows
 
 
+def _upstream_attempts(metrics_text: str) -> int:
+    total = 0.0
+    for line in metrics_text.splitlines():
+        if line.startswith("podid_agent_upstream_request_duration_seconds_count"):
+            total += float(line.rsplit(" ", 1)[1])
+    return int(total)
+
+
+async def _real_storm(tmp: Path) -> tuple[str, str, str]:
+    """The storm against the real EKS Auth of `podid serve` (gateway, JWT check, STS, policy engine)."""
+    from tests.agent.agent_process import start_agent_process
+    from tests.agent.endpoint_world import CLUSTER, make_world, node_env, pod_token
+
+    from podid.gateway.testing import running_endpoint
+
+    with running_endpoint(tmp / "state") as ep:
+        world = await asyncio.to_thread(make_world, ep)
+        tokens = [await asyncio.to_thread(pod_token, ep) for _ in range(STORM)]
+        token_file = tmp / "storm-tokens"
+        token_file.write_text("\n".join(tokens))
+        agent = await start_agent_process(
+            ep.url, env=node_env(world["node"]), node_env=False, cluster=CLUSTER, extra_args=["-v", "error"]
+        )
+        try:
+            storm = await _run_load("storm-file", agent.credentials_url, str(token_file))
+            async with (
+                aiohttp.ClientSession() as session,
+                session.get(f"http://127.0.0.1:{agent.metrics_port}/metrics") as resp,
+            ):
+                attempts = _upstream_attempts(await resp.text())
+        finally:
+            await agent.terminate()
+    samples = "; ".join(storm.get("samples", []))[:200]
+    return (
+        f"storm: {STORM} tokens, real EKS Auth",
+        f"{storm['seconds']:.2f} s until all answered",
+        f"errors {storm['errors']}, EKS Auth attempts {attempts} {samples}".rstrip(),
+    )
+
+
 def main() -> None:
     rows = asyncio.run(_run())
     widths = [max(len(r[i]) for r in rows) for i in range(3)]
-    print("EKS Auth: the fake from tests/agent/fake_eksauth.py (verifies SigV4), on 127.0.0.1")
+    print("EKS Auth: 'fake' = tests/agent/fake_eksauth.py (checks SigV4); 'real' = podid's endpoint")
+    print(f"storms: {STORM} distinct tokens requested at once, one connection each")
     print(f"steady rows: median of {ROUNDS} alternating {DURATION:.0f} s rounds; agent with --request-rate 0")
     for row in rows:
         print("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)))
