@@ -199,3 +199,32 @@ def test_rotation_rereads_the_shared_credentials_file() -> None:
     path.write_text("")
     assert not node.reload()
     assert node.frozen() == ("AKIASECOND", "s2", None)  # kept
+
+
+async def test_rotate_forever_picks_up_a_rewritten_file() -> None:
+    import asyncio
+    import os
+    from pathlib import Path
+
+    from podid.agent.app import rotate_forever
+
+    path = Path(os.environ["AWS_SHARED_CREDENTIALS_FILE"])
+    await asyncio.to_thread(
+        path.write_text, "[default]\naws_access_key_id = AKIAONE\naws_secret_access_key = s1\n"
+    )
+    node = NodeCredentials(rotate=True)
+    assert await asyncio.to_thread(node.reload)
+    task = asyncio.create_task(rotate_forever(node, interval=0.01))
+    try:
+        await asyncio.to_thread(
+            path.write_text, "[default]\naws_access_key_id = AKIATWO\naws_secret_access_key = s2\n"
+        )
+        for _ in range(200):
+            frozen = node.frozen()
+            if frozen is not None and frozen.access_key == "AKIATWO":
+                break
+            await asyncio.sleep(0.01)
+        assert node.frozen() == ("AKIATWO", "s2", None)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
