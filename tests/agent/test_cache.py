@@ -49,6 +49,10 @@ def _cache(clock: FakeClock, delegate: Delegate, **kwargs: float) -> tuple[Cachi
     metrics = AgentMetrics()
     options: dict[str, float] = {"renewal": 3 * 3600.0, "max_size": 2000, "refresh_qps": 3}
     options.update(kwargs)
+
+    async def advance(seconds: float) -> None:  # the janitor's pacing sleeps move the fake clock
+        clock.advance(seconds)
+
     cache = CachingRetriever(
         delegate,
         clock=clock,
@@ -57,6 +61,7 @@ def _cache(clock: FakeClock, delegate: Delegate, **kwargs: float) -> tuple[Cachi
         max_size=int(options["max_size"]),
         refresh_qps=int(options["refresh_qps"]),
         jitter=lambda: 0.5,
+        sleep=advance,
     )
     return cache, metrics
 
@@ -240,16 +245,33 @@ async def test_recoverable_renewal_errors_keep_serving_and_retry_later(
     assert (await cache.get_credentials(_request())).access_key_id == "ASIA0003"
 
 
-async def test_limiter_keeps_entries_it_cannot_renew(clock: FakeClock) -> None:
+async def test_renewals_are_paced_at_the_qps(clock: FakeClock) -> None:
     delegate = Delegate(clock)
     cache, metrics = _cache(clock, delegate, refresh_qps=3, max_size=10, renewal=3600)
     for i in range(5):
         await cache.get_credentials(_request(f"tok-{i}"))
     clock.advance(3601)
+    began = clock.monotonic()
     await cache.refresh_or_evict()
-    assert delegate.calls == 5 + 3  # burst 3
-    assert metrics.cache_refreshes.labels("throttled")._value.get() == 2
-    assert len(cache) == 5
+    assert delegate.calls == 5 + 5  # burst 3, then one every 1/3 s
+    assert clock.monotonic() - began == pytest.approx(2 / 3)
+    assert metrics.cache_refreshes.labels("success")._value.get() == 5
+
+
+async def test_entries_the_limiter_cannot_start_in_a_pass_are_kept(clock: FakeClock) -> None:
+    delegate = Delegate(clock)
+    cache, metrics = _cache(clock, delegate, refresh_qps=3, max_size=300, renewal=3600)
+    for i in range(300):
+        await cache.get_credentials(_request(f"tok-{i}"))
+    clock.advance(3601)
+    await cache.refresh_or_evict()
+    renewed = delegate.calls - 300
+    assert 180 <= renewed <= 184  # burst + 3/s over a 60 s pass
+    assert metrics.cache_refreshes.labels("throttled")._value.get() == 300 - renewed
+    assert len(cache) == 300
+    clock.advance(91)  # the kept ones are due again after 1 min + jitter
+    await cache.refresh_or_evict()
+    assert delegate.calls == 600
 
 
 async def test_expired_entries_are_dropped(clock: FakeClock) -> None:

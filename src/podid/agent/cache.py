@@ -7,9 +7,9 @@
 - Stored with `refresh = min(remaining, renewal)`, `expire = remaining`.
 - The janitor (every minute) renews due entries with the *original* token, at most `refresh_qps`
   per second (a token bucket, burst = qps); on success the entry is re-stored; on an irrecoverable
-  error (`is_irrecoverable`) it is dropped; on any other error, or when the limiter says no, the old
-  credentials are kept (if more than 15 s left) and retried after 1 min + up to 1 min jitter. Then
-  entries past their expiry are dropped.
+  error (`is_irrecoverable`) it is dropped; on any other error, or when the limiter cannot let it
+  start within this pass, the old credentials are kept (if more than 15 s left) and retried after
+  1 min + up to 1 min jitter. Then entries past their expiry are dropped.
 - Errors are never cached.
 
 Our changes to the real agent, each on purpose:
@@ -20,7 +20,11 @@ Our changes to the real agent, each on purpose:
 - entries whose token has expired are not renewed but dropped (the real agent renews them until EKS
   Auth answers `ExpiredTokenException`), so pods that are gone stop costing upstream calls;
 - `evict_pod(pod_uid)` drops the entries of a deleted pod at once (the pod UID comes from the
-  token's `kubernetes.io.pod.uid` claim, read unverified).
+  token's `kubernetes.io.pod.uid` claim, read unverified);
+- renewals are paced: a due entry waits for the limiter's next token (earliest due first, renewals
+  running concurrently) instead of being skipped. The real agent calls `Allow()` in a sequential
+  loop, so it renews about `qps` entries per second of upstream latency and skips the rest, which
+  starves large caches when EKS Auth answers fast; here up to `qps` x 60 entries start per pass.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ import asyncio
 import logging
 import random
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -76,6 +80,7 @@ class CachingRetriever:
         refresh_qps: int = 3,
         cleanup_interval: float = CLEANUP_INTERVAL,
         jitter: Callable[[], float] = random.random,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         if refresh_qps <= 0:
             refresh_qps = 3
@@ -92,6 +97,7 @@ class CachingRetriever:
         self.max_size = max_size
         self.cleanup_interval = cleanup_interval
         self.jitter = jitter
+        self.sleep = sleep
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
         self._inflight: dict[str, asyncio.Future[Credentials]] = {}
         self._limiter = TokenBucket(refresh_qps, refresh_qps, clock.monotonic)
@@ -176,21 +182,31 @@ class CachingRetriever:
                 log.exception("cache janitor pass failed")
 
     async def refresh_or_evict(self) -> None:
-        """One janitor pass: renew what is due, then drop what has expired."""
+        """One janitor pass: renew what is due (paced at the QPS), then drop what has expired."""
         now = self.clock.now()
-        renewals = []
-        for token, entry in list(self._entries.items()):
-            if not now > entry.refresh_at:
+        due = sorted(
+            ((t, e) for t, e in self._entries.items() if now > e.refresh_at),
+            key=lambda item: item[1].refresh_at,
+        )
+        began = self.clock.monotonic()
+        renewals: list[asyncio.Task[None]] = []
+        for token, entry in due:
+            if self._entries.get(token) is not entry:
                 continue
             token_exp = entry.request.token_expires_at
-            if token_exp is not None and now.timestamp() >= token_exp:
+            if token_exp is not None and self.clock.now().timestamp() >= token_exp:
                 self._remove(token, "token_expired")
                 continue
-            if self._limiter.allow():
-                renewals.append(self._renew(token, entry))
-            else:
+            wait = self._limiter.wait_time()
+            if self.clock.monotonic() - began + wait > self.cleanup_interval:
+                # Cannot start within this pass: keep serving, retry after 1 min + jitter.
                 self.metrics.cache_refreshes.labels("throttled").inc()
                 self._keep(token, entry)
+                continue
+            while not self._limiter.allow():
+                await self.sleep(max(wait, 0.001))
+                wait = self._limiter.wait_time()
+            renewals.append(asyncio.create_task(self._renew(token, entry)))
         if renewals:
             await asyncio.gather(*renewals)
         now = self.clock.now()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+_ONE = 1.0 - 1e-9  # tolerate float drift in elapsed * rate
+
 
 class TokenBucket:
     """`rate` tokens per second up to `burst`; `allow()` takes one if available. `rate <= 0` allows all."""
@@ -15,15 +17,25 @@ class TokenBucket:
         self._tokens = float(burst)
         self._last = monotonic()
 
-    def allow(self) -> bool:
-        if self.rate <= 0:
-            return True
+    def _refill(self) -> None:
         now = self._monotonic()
         elapsed = now - self._last
         self._last = now
         if elapsed > 0:
             self._tokens = min(float(self.burst), self._tokens + elapsed * self.rate)
-        if self._tokens >= 1.0:
-            self._tokens -= 1.0
+
+    def wait_time(self) -> float:
+        """Seconds until `allow()` would succeed (0 if it would now)."""
+        if self.rate <= 0:
+            return 0.0
+        self._refill()
+        return 0.0 if self._tokens >= _ONE else (1.0 - self._tokens) / self.rate
+
+    def allow(self) -> bool:
+        if self.rate <= 0:
+            return True
+        self._refill()
+        if self._tokens >= _ONE:
+            self._tokens = max(0.0, self._tokens - 1.0)
             return True
         return False
