@@ -122,6 +122,16 @@ def _go_json_error(raw: bytes, exc: ValueError) -> str:
     first = stripped[0]
     if first not in '{["-0123456789tfn':
         return f"invalid character {_go_quote_char(first)} looking for beginning of value"
+    literal = {"t": "true", "f": "false", "n": "null"}.get(first)
+    if literal is not None:
+        for have, want in zip(stripped[1:], literal[1:], strict=False):
+            if have != want:
+                expecting = _go_quote_char(want)
+                return (
+                    f"invalid character {_go_quote_char(have)} in literal {literal} (expecting {expecting})"
+                )
+        if len(stripped) < len(literal):
+            return "unexpected end of JSON input"
     if isinstance(exc, json.JSONDecodeError):
         if exc.pos >= len(text):
             return "unexpected end of JSON input"
