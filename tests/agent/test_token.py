@@ -20,6 +20,10 @@ def _b64(doc: object) -> str:
     return base64.urlsafe_b64encode(json.dumps(doc).encode()).rstrip(b"=").decode()
 
 
+def _b64raw(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
 HEADER = _b64({"alg": "RS256", "kid": "k"})
 M = "token is malformed: "
 
@@ -61,6 +65,10 @@ def test_valid_token_gives_pod_uid_and_times() -> None:
             M + "could not JSON decode header: invalid character 'x' looking for beginning of value",
         ),
         (".e30.sig", "token is malformed: could not JSON decode header: unexpected end of JSON input"),
+        (
+            f"{_b64raw(b'notjson')}.e30.sig",
+            M + "could not JSON decode header: invalid character 'o' in literal null (expecting 'u')",
+        ),
         (
             f"{_b64([1])}.e30.sig",
             M + "could not JSON decode header: json: cannot unmarshal array into Go value of type "
