@@ -69,7 +69,7 @@ def role_session(
     if inline is not None:
         iam.put_role_policy(RoleName=name, PolicyName="inline", PolicyDocument=json.dumps(inline))
     sts = ep.boto3_client("sts")
-    kwargs: dict[str, Any] = {"RoleArn": role["Arn"], "RoleSessionName": "s"}
+    kwargs: dict[str, Any] = {"RoleArn": role["Arn"], "RoleSessionName": "sess"}
     if session_tags:
         kwargs["Tags"] = [{"Key": k, "Value": v} for k, v in session_tags.items()]
     creds = sts.assume_role(**kwargs)["Credentials"]
