@@ -47,6 +47,8 @@ def build_services(endpoint: Endpoint, token_key: bytes) -> BuiltServices:
     from podid.services.iam.authorizer import Authorizer
     from podid.services.identity import CredentialResolver
     from podid.services.sts import StsDomain, StsProvider
+    from podid.services.sts.oidc_keys import IssuerKeys, cluster_issuer_keys
+    from podid.services.sts.webidentity import WebIdentity
 
     store, clock = endpoint.store, endpoint.clock
     iam = IamDomain(store, clock)
@@ -61,7 +63,10 @@ def build_services(endpoint: Endpoint, token_key: bytes) -> BuiltServices:
         resolver=CredentialResolver(iam, sts),
         providers={
             "iam": IamProvider(iam),
-            "sts": StsProvider(sts, authorizer.authorize),
+            # AssumeRoleWithWebIdentity resolves this endpoint's own cluster issuers in-process.
+            "sts": StsProvider(
+                sts, authorizer.authorize, WebIdentity(sts, IssuerKeys(cluster_issuer_keys(eks)))
+            ),
             "eks": EksProvider(eks),
             "eks-auth": EksAuthProvider(eks_auth),
         },

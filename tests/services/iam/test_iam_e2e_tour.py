@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from botocore import xform_name
 from tests.services.iam.live_endpoint import ACCOUNT, RunningEndpoint, admin_client, running_endpoint
 
 from podid.services.iam import IamProvider
@@ -42,8 +43,7 @@ def test_every_operation_round_trips(endpoint: RunningEndpoint) -> None:
 
     def call(operation: str, **kwargs: Any) -> Any:
         called.add(operation)
-        method = "".join("_" + c.lower() if c.isupper() else c for c in operation).lstrip("_")
-        return getattr(iam, method)(**kwargs)
+        return getattr(iam, xform_name(operation))(**kwargs)
 
     role = call(
         "CreateRole",
@@ -109,6 +109,24 @@ def test_every_operation_round_trips(endpoint: RunningEndpoint) -> None:
     entities = call("ListEntitiesForPolicy", PolicyArn=arn)
     assert entities["PolicyRoles"] == [{"RoleName": "tour", "RoleId": role["RoleId"]}]
     assert any(p["Arn"] == arn for p in call("ListPolicies", Scope="Local", OnlyAttached=True)["Policies"])
+
+    # OIDC identity providers (IRSA; behaviour tested in tests/services/irsa)
+    oidc = call("CreateOpenIDConnectProvider", Url="https://oidc.example.com/id/T", ClientIDList=["a"])
+    oidc_arn = oidc["OpenIDConnectProviderArn"]
+    call("AddClientIDToOpenIDConnectProvider", OpenIDConnectProviderArn=oidc_arn, ClientID="b")
+    call("RemoveClientIDFromOpenIDConnectProvider", OpenIDConnectProviderArn=oidc_arn, ClientID="a")
+    call(
+        "UpdateOpenIDConnectProviderThumbprint", OpenIDConnectProviderArn=oidc_arn, ThumbprintList=["0" * 40]
+    )
+    call("TagOpenIDConnectProvider", OpenIDConnectProviderArn=oidc_arn, Tags=[{"Key": "k", "Value": "v"}])
+    assert call("ListOpenIDConnectProviderTags", OpenIDConnectProviderArn=oidc_arn)["Tags"] == [
+        {"Key": "k", "Value": "v"}
+    ]
+    call("UntagOpenIDConnectProvider", OpenIDConnectProviderArn=oidc_arn, TagKeys=["k"])
+    got = call("GetOpenIDConnectProvider", OpenIDConnectProviderArn=oidc_arn)
+    assert (got["Url"], got["ClientIDList"]) == ("oidc.example.com/id/T", ["b"])
+    assert call("ListOpenIDConnectProviders")["OpenIDConnectProviderList"] == [{"Arn": oidc_arn}]
+    call("DeleteOpenIDConnectProvider", OpenIDConnectProviderArn=oidc_arn)
 
     # tear everything down again
     call("DetachRolePolicy", RoleName="tour", PolicyArn=arn)

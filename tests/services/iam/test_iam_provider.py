@@ -69,7 +69,7 @@ def test_sts_operations(iam: IamDomain) -> None:
     sts = StsDomain(iam, iam.clock, os.urandom(32))
     provider = StsProvider(sts, Authorizer(iam).authorize)
     operations = provider.operations()
-    assert set(operations) == {"AssumeRole", "GetCallerIdentity"}
+    assert set(operations) == {"AssumeRole", "AssumeRoleWithWebIdentity", "GetCallerIdentity"}
     assert set(operations) <= set(model.operation_names)
     assert all(spec.authz is None for spec in operations.values())  # authorized inside AssumeRole
 

@@ -1,4 +1,5 @@
-"""`IamDomain`: the IAM service's domain API (roles, users, keys, managed policies) over the store.
+"""`IamDomain`: the IAM service's domain API over the store (roles, users, keys, managed policies, OIDC
+providers).
 
 Other parts call it directly: the gateway (`bootstrap_admin`), the authorizer (`policies_for`,
 `principal_tags`), STS (`role_from_arn`, `managed_policy_document`), the credential resolver
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 from podid.services.base import Principal
 from podid.services.iam.model import Role, User
+from podid.services.iam.oidc import OidcProviderOps
 from podid.services.iam.policies import PolicyOps
 from podid.services.iam.roles import RoleOps
 from podid.services.iam.users import UserOps
@@ -17,7 +19,7 @@ ADMIN_USER = "admin"
 ADMIN_POLICY = "arn:aws:iam::aws:policy/AdministratorAccess"
 
 
-class IamDomain(RoleOps, UserOps, PolicyOps):
+class IamDomain(RoleOps, UserOps, PolicyOps, OidcProviderOps):
     """IAM for every account held in one store (IAM is global: no region in the keys)."""
 
     def bootstrap_admin(self, account: str) -> tuple[str, str]:

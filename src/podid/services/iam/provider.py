@@ -24,6 +24,7 @@ from podid.services.iam import authz as az
 from podid.services.iam.common import tags_param
 from podid.services.iam.domain import IamDomain
 from podid.services.iam.errors import NoSuchEntity
+from podid.services.iam.oidc_wire import OidcProviderWire
 from podid.services.iam.paging import paginate
 from podid.services.iam.shapes import (
     encode_document,
@@ -52,7 +53,7 @@ def iam_op(name: str, authz: az.DomainAuthz) -> Callable[[Handler], Handler]:
     return wrap
 
 
-class IamProvider(Provider):
+class IamProvider(OidcProviderWire, Provider):
     service_name = "iam"
 
     def __init__(self, iam: IamDomain) -> None:

@@ -2,7 +2,8 @@
 
 Neither operation declares an authorization spec: `GetCallerIdentity` is always allowed (as AWS),
 and `AssumeRole` is authorized inside the domain (trust policy, `sts:TagSession`, ...) with the
-authorizer handed in at construction.
+authorizer handed in at construction. `AssumeRoleWithWebIdentity` is unsigned: the token is checked
+and the trust policy evaluated by `podid.services.sts.webidentity`.
 """
 
 from __future__ import annotations
@@ -10,14 +11,19 @@ from __future__ import annotations
 from podid.errors import AccessDenied
 from podid.services.base import Call, Params, Provider, Result, operation
 from podid.services.sts.domain import AssumeRoleRequest, Authorize, StsDomain
+from podid.services.sts.oidc_keys import IssuerKeys
+from podid.services.sts.webidentity import WebIdentity, WebIdentityRequest
 
 
 class StsProvider(Provider):
     service_name = "sts"
 
-    def __init__(self, sts: StsDomain, authorize: Authorize) -> None:
+    def __init__(self, sts: StsDomain, authorize: Authorize, web_identity: WebIdentity | None = None) -> None:
         self.sts = sts
         self.authorize = authorize
+        # Without a gateway-built one (which resolves this endpoint's own cluster issuers in-process),
+        # every issuer's keys are fetched over the network.
+        self.web_identity = web_identity or WebIdentity(sts, IssuerKeys())
 
     @operation("GetCallerIdentity")
     def get_caller_identity(self, call: Call, p: Params) -> Result:
@@ -55,4 +61,34 @@ class StsProvider(Provider):
             out["PackedPolicySize"] = assumed.packed_policy_size
         if assumed.source_identity is not None:
             out["SourceIdentity"] = assumed.source_identity
+        return out
+
+    @operation("AssumeRoleWithWebIdentity")
+    async def assume_role_with_web_identity(self, call: Call, p: Params) -> Result:
+        req = WebIdentityRequest(
+            role_arn=p["RoleArn"],
+            session_name=p["RoleSessionName"],
+            token=p["WebIdentityToken"],
+            duration_seconds=p.get("DurationSeconds"),
+            policy=p.get("Policy"),
+            policy_arns=[str(a["arn"]) for a in p.get("PolicyArns") or ()],
+            provider_id=p.get("ProviderId"),
+        )
+        got = await self.web_identity.assume(call, req)
+        out: Result = {
+            "Credentials": {
+                "AccessKeyId": got.credentials.access_key_id,
+                "SecretAccessKey": got.credentials.secret_access_key,
+                "SessionToken": got.session_token,
+                "Expiration": got.credentials.session.expiration,
+            },
+            "SubjectFromWebIdentityToken": got.subject,
+            "AssumedRoleUser": {"AssumedRoleId": got.assumed_role_id, "Arn": got.assumed_role_arn},
+            "Provider": got.provider_arn,
+            "Audience": got.audience,
+        }
+        if got.reported_packed_size:
+            out["PackedPolicySize"] = got.packed_policy_size
+        if got.source_identity is not None:
+            out["SourceIdentity"] = got.source_identity
         return out
