@@ -234,7 +234,7 @@ class Agent:
 
     # -- lifecycle -------------------------------------------------------------------------------
     async def _listen(self, name: str, handler: Handler, host: str, port: int) -> Listener:
-        server = web.Server(handler, access_log=None)
+        server = web.Server(handler, access_log=None, keepalive_timeout=30.0)  # Go: idle = read timeout, 30 s
         runner = web.ServerRunner(server, handle_signals=False, shutdown_timeout=self.config.shutdown_grace)
         await runner.setup()
         # Go listens with the kernel's somaxconn; aiohttp's default backlog of 128 would drop SYNs in
