@@ -74,6 +74,7 @@ def build_services(endpoint: Endpoint, token_key: bytes) -> BuiltServices:
     )
     built.routes.append(_oidc_routes(eks))
     _add_s3(endpoint, built)
+    _add_cloudformation(endpoint, built)
     if endpoint.config.runtime:
         _add_runtime(endpoint, built)
     return built
@@ -98,6 +99,16 @@ def _add_s3(endpoint: Endpoint, built: BuiltServices) -> None:
         data_dir = endpoint.config.state_dir / "s3"
     domain = S3Domain(endpoint.store, BlobStore(data_dir), endpoint.clock)
     built.providers["s3"] = S3Provider(domain, built.authorizer.authorize)
+
+
+def _add_cloudformation(endpoint: Endpoint, built: BuiltServices) -> None:
+    """CloudFormation: stacks provision through the IAM, EKS and S3 domains, as the caller."""
+    from podid.services.cloudformation import build_cloudformation
+
+    s3 = getattr(built.providers.get("s3"), "domain", None)
+    built.providers["cloudformation"] = build_cloudformation(
+        endpoint.store, endpoint.clock, built.authorizer.authorize, iam=built.iam, eks=built.eks, s3=s3
+    )
 
 
 def _oidc_routes(eks: Any) -> RouteHook:

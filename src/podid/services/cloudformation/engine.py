@@ -1,0 +1,686 @@
+"""Running a stack operation: create, update (with replacement and rollback), delete.
+
+Everything runs within the API call that starts it, so a stack reaches its final status before the
+response (the aws CLI's waiters succeed at their first poll); the events record every transition
+as CloudFormation reports them (`CREATE_IN_PROGRESS`, `CREATE_COMPLETE`, `CREATE_FAILED`,
+`ROLLBACK_IN_PROGRESS`, ... newest first on the wire).
+
+- Create: resources in dependency order; the first failure stops the walk, and unless rollback is
+  disabled everything created is deleted in reverse order (`ROLLBACK_COMPLETE`).
+- Update: per resource, no change / update in place / replacement (a new physical resource first,
+  the old one deleted in the cleanup phase) by the handler's `replace_on`; a custom-named resource
+  that needs replacing fails as on AWS. A failure rolls back every step done, in reverse
+  (`UPDATE_ROLLBACK_COMPLETE`).
+- Delete: reverse dependency order; `DeletionPolicy: Retain` (or RetainResources) skips a resource;
+  a failure leaves the stack `DELETE_FAILED` with the resources that could not be deleted.
+
+A resource failure's status reason follows CloudFormation's forms: "Resource handler returned
+message: ..." for an error of the service, "Properties validation failed for resource X with
+message: [...]" for a property the type refuses, and for a type podid does not provision
+"Resource type T is not supported by podid".
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from podid.clock import Clock
+from podid.errors import AwsError
+from podid.services.base import AuthzCheck, Call
+from podid.services.cloudformation.graph import creation_order
+from podid.services.cloudformation.intrinsics import NO_VALUE, UNKNOWN, resolve, template_error
+from podid.services.cloudformation.model import ResourceRecord, Stack, ts
+from podid.services.cloudformation.plan import Plan
+from podid.services.cloudformation.resources.base import (
+    PropertyError,
+    Provisioned,
+    ResourceContext,
+    ResourceHandler,
+)
+
+log = logging.getLogger(__name__)
+
+Authorize = Callable[[Call, Sequence[AuthzCheck]], None]
+# export name -> (value, exporting stack id, exporting stack name), or None
+Exports = Callable[[str], tuple[str, str, str] | None]
+
+
+REPLACING = "Requested update requires the creation of a new physical resource; hence creating one."
+
+
+class ResourceFailure(Exception):
+    def __init__(self, logical_id: str, reason: str) -> None:
+        super().__init__(reason)
+        self.logical_id = logical_id
+        self.reason = reason
+
+
+def handler_message(err: AwsError, service: str) -> str:
+    if err.status == 403 or err.code.startswith("AccessDenied"):
+        code = "AccessDenied"
+    elif "AlreadyExists" in err.code or err.code == "ResourceInUseException":
+        code = "AlreadyExists"
+    elif err.code in ("NoSuchEntity", "ResourceNotFoundException", "NotFound", "NoSuchBucket"):
+        code = "NotFound"
+    elif err.code == "LimitExceeded" or "LimitExceeded" in err.code:
+        code = "ServiceLimitExceeded"
+    else:
+        code = "InvalidRequest" if err.sender_fault else "GeneralServiceException"
+    return (
+        f'Resource handler returned message: "{err.message} (Service: {service}, Status Code: '
+        f'{err.status}, Request ID: {uuid.uuid4()})" (RequestToken: {uuid.uuid4()}, HandlerErrorCode: {code})'
+    )
+
+
+@dataclass
+class _Step:
+    kind: str  # add | replace | modify
+    logical_id: str
+    before: ResourceRecord | None
+
+
+class StackEngine:
+    def __init__(
+        self,
+        handlers: Mapping[str, ResourceHandler],
+        authorize: Authorize,
+        clock: Clock,
+        exports: Exports,
+    ) -> None:
+        self.handlers = handlers
+        self.authorize = authorize
+        self.clock = clock
+        self.exports = exports
+
+    # --- shared ----------------------------------------------------------------------------------
+    def _now(self) -> str:
+        return ts(self.clock.now())
+
+    def bind(self, stack: Stack, plan: Plan) -> None:
+        """Make the plan's scope read the stack's resources and the account's exports."""
+        template = plan.template
+        enabled = set(plan.order)
+
+        def ref(name: str) -> Any:
+            if name not in template.resources or name not in enabled:
+                raise template_error(
+                    f"Unresolved resource dependencies [{name}] in the Resources block of the template"
+                )
+            record = stack.resources.get(name)
+            if record is None or record.physical_id is None:
+                return UNKNOWN
+            return record.ref_value
+
+        def getatt(name: str, attribute: str) -> Any:
+            if name not in template.resources or name not in enabled:
+                raise template_error(f"instance of Fn::GetAtt references undefined resource {name}")
+            record = stack.resources.get(name)
+            if record is None or record.physical_id is None:
+                return UNKNOWN
+            if attribute not in record.attributes:
+                raise template_error(
+                    f"resource {name} does not support attribute type {attribute} in Fn::GetAtt"
+                )
+            return record.attributes[attribute]
+
+        def import_value(name: str) -> Any:
+            found = self.exports(name)
+            if found is None:
+                raise AwsError(f"No export named {name} found.", code="ValidationError", status=400)
+            if name not in stack.imports:
+                stack.imports.append(name)
+            return found[0]
+
+        plan.scope.ref = ref
+        plan.scope.getatt = getatt
+        plan.scope.import_value = import_value
+
+    def _context(self, call: Call, stack: Stack, logical_id: str) -> ResourceContext:
+        return ResourceContext(call, self.authorize, stack.name, stack.stack_id, logical_id)
+
+    def _handler(self, logical_id: str, type_name: str) -> ResourceHandler:
+        handler = self.handlers.get(type_name)
+        if handler is None:
+            raise ResourceFailure(
+                logical_id,
+                f"Resource type {type_name} is not supported by podid (supported: "
+                f"{', '.join(sorted(self.handlers))})",
+            )
+        return handler
+
+    def _properties(self, plan: Plan, logical_id: str, handler: ResourceHandler) -> dict[str, Any]:
+        try:
+            props = resolve(plan.declaration(logical_id).get("Properties") or {}, plan.scope)
+            if props is NO_VALUE:
+                props = {}
+            handler.check(props)
+        except PropertyError as err:
+            raise ResourceFailure(
+                logical_id,
+                f"Properties validation failed for resource {logical_id} with message: [{err.message}]",
+            ) from None
+        except AwsError as err:
+            raise ResourceFailure(logical_id, err.message) from None
+        return dict(props)
+
+    def _guard(
+        self, logical_id: str, handler: ResourceHandler, action: Callable[[], Provisioned | None]
+    ) -> Provisioned | None:
+        try:
+            return action()
+        except PropertyError as err:
+            raise ResourceFailure(
+                logical_id,
+                f"Properties validation failed for resource {logical_id} with message: [{err.message}]",
+            ) from None
+        except AwsError as err:
+            service = handler.type_name.split("::")[1]
+            raise ResourceFailure(logical_id, handler_message(err, service)) from None
+        except Exception:
+            log.exception("resource handler %s failed on %s", handler.type_name, logical_id)
+            raise ResourceFailure(logical_id, "Internal Failure") from None
+
+    def _record(
+        self, plan: Plan, logical_id: str, props: dict[str, Any], made: Provisioned
+    ) -> ResourceRecord:
+        decl = plan.declaration(logical_id)
+        return ResourceRecord(
+            logical_id=logical_id,
+            type=str(decl["Type"]),
+            status="CREATE_COMPLETE",
+            updated=self._now(),
+            physical_id=made.physical_id,
+            props=props,
+            attributes=dict(made.attributes),
+            ref=made.ref,
+            depends=list(plan.graph.get(logical_id, [])),
+            deletion_policy=str(decl.get("DeletionPolicy", "Delete")),
+        )
+
+    def _create_one(
+        self, call: Call, stack: Stack, plan: Plan, logical_id: str, token: str | None
+    ) -> ResourceRecord:
+        type_name = str(plan.declaration(logical_id)["Type"])
+        now = self.clock.now()
+        stack.event(now, logical_id, type_name, "CREATE_IN_PROGRESS", token=token)
+        try:
+            handler = self._handler(logical_id, type_name)
+            props = self._properties(plan, logical_id, handler)
+            ctx = self._context(call, stack, logical_id)
+            made = self._guard(logical_id, handler, lambda: handler.create(ctx, props))
+        except ResourceFailure as failure:
+            stack.event(
+                self.clock.now(), logical_id, type_name, "CREATE_FAILED", reason=failure.reason, token=token
+            )
+            raise
+        assert made is not None
+        record = self._record(plan, logical_id, props, made)
+        stack.event(
+            self.clock.now(),
+            logical_id,
+            type_name,
+            "CREATE_IN_PROGRESS",
+            physical_id=made.physical_id,
+            reason="Resource creation Initiated",
+            properties=json.dumps(props),
+            token=token,
+        )
+        stack.event(
+            self.clock.now(),
+            logical_id,
+            type_name,
+            "CREATE_COMPLETE",
+            physical_id=made.physical_id,
+            token=token,
+        )
+        return record
+
+    def _delete_one(
+        self, call: Call, stack: Stack, record: ResourceRecord, token: str | None, *, retain: bool = False
+    ) -> None:
+        when = self.clock.now()
+        if record.physical_id is None:
+            return
+        rolling_back = record.status == "ROLLBACK"  # RetainExceptOnCreate deletes what a failed create made
+        policy = record.deletion_policy
+        if retain or policy == "Retain" or (policy == "RetainExceptOnCreate" and not rolling_back):
+            stack.event(
+                when,
+                record.logical_id,
+                record.type,
+                "DELETE_SKIPPED",
+                physical_id=record.physical_id,
+                token=token,
+            )
+            return
+        stack.event(
+            when,
+            record.logical_id,
+            record.type,
+            "DELETE_IN_PROGRESS",
+            physical_id=record.physical_id,
+            token=token,
+        )
+        handler = self.handlers.get(record.type)
+        if handler is not None:
+            current = Provisioned(record.physical_id, record.attributes, record.ref)
+            ctx = self._context(call, stack, record.logical_id)
+            try:
+                self._guard(record.logical_id, handler, lambda: handler.delete(ctx, current, record.props))
+            except ResourceFailure as failure:
+                record.status, record.status_reason = "DELETE_FAILED", failure.reason
+                stack.event(
+                    self.clock.now(),
+                    record.logical_id,
+                    record.type,
+                    "DELETE_FAILED",
+                    physical_id=record.physical_id,
+                    reason=failure.reason,
+                    token=token,
+                )
+                raise
+        stack.event(
+            self.clock.now(),
+            record.logical_id,
+            record.type,
+            "DELETE_COMPLETE",
+            physical_id=record.physical_id,
+            token=token,
+        )
+
+    def _delete_all(
+        self,
+        call: Call,
+        stack: Stack,
+        records: Sequence[ResourceRecord],
+        token: str | None,
+        retain: frozenset[str] = frozenset(),
+    ) -> list[str]:
+        """Delete records in reverse dependency order; return the logical ids that failed."""
+        by_id = {r.logical_id: r for r in records}
+        graph = {r.logical_id: [d for d in r.depends if d in by_id] for r in records}
+        order = list(reversed(creation_order(graph)))
+        failed: list[str] = []
+        blocked: set[str] = set()
+        for logical_id in order:
+            if logical_id in blocked:
+                continue
+            record = by_id[logical_id]
+            try:
+                self._delete_one(call, stack, record, token, retain=logical_id in retain)
+            except ResourceFailure:
+                failed.append(logical_id)
+                blocked.update(_all_dependencies(graph, logical_id))
+                continue
+            stack.resources.pop(logical_id, None)
+        return failed
+
+    def outputs(self, stack: Stack, plan: Plan) -> list[dict[str, str]]:
+        out: list[dict[str, str]] = []
+        for key, decl in plan.template.outputs.items():
+            cond = decl.get("Condition")
+            if cond is not None and not plan.scope.condition(str(cond)):
+                continue
+            value = resolve(decl["Value"], plan.scope)
+            entry = {"OutputKey": key, "OutputValue": _text(value)}
+            if decl.get("Description") is not None:
+                entry["Description"] = str(decl["Description"])
+            export = decl.get("Export")
+            if isinstance(export, dict) and "Name" in export:
+                entry["ExportName"] = _text(resolve(export["Name"], plan.scope))
+                owner = self.exports(entry["ExportName"])
+                if owner is not None and owner[1] != stack.stack_id:
+                    raise AwsError(
+                        f"Export with name {entry['ExportName']} is already exported by stack {owner[2]}",
+                        code="ValidationError",
+                        status=400,
+                    )
+            out.append(entry)
+        return out
+
+    # --- create ----------------------------------------------------------------------------------
+    def create(
+        self, call: Call, stack: Stack, plan: Plan, *, on_failure: str, token: str | None = None
+    ) -> None:
+        """Provision a new stack; `on_failure` is ROLLBACK, DO_NOTHING or DELETE."""
+        self.bind(stack, plan)
+        stack.stack_event(self.clock.now(), "CREATE_IN_PROGRESS", "User Initiated", token)
+        try:
+            for logical_id in plan.order:
+                stack.resources[logical_id] = self._create_one(call, stack, plan, logical_id, token)
+            stack.outputs = self.outputs(stack, plan)
+        except (ResourceFailure, AwsError) as failure:
+            self._create_failed(call, stack, failure, on_failure, token)
+            return
+        stack.stack_event(self.clock.now(), "CREATE_COMPLETE", None, token)
+
+    def _create_failed(
+        self, call: Call, stack: Stack, failure: Exception, on_failure: str, token: str | None
+    ) -> None:
+        if isinstance(failure, ResourceFailure):
+            reason = f"The following resource(s) failed to create: [{failure.logical_id}]. "
+        else:
+            reason = failure.message if isinstance(failure, AwsError) else str(failure)
+        if on_failure == "DO_NOTHING":
+            stack.stack_event(self.clock.now(), "CREATE_FAILED", reason, token)
+            return
+        if on_failure == "DELETE":
+            stack.stack_event(
+                self.clock.now(), "DELETE_IN_PROGRESS", reason + "Delete requested by user.", token
+            )
+            failed = self._delete_all(call, stack, list(stack.resources.values()), token)
+            if failed:
+                stack.stack_event(self.clock.now(), "DELETE_FAILED", _delete_reason(failed), token)
+            else:
+                stack.deleted = self._now()
+                stack.stack_event(self.clock.now(), "DELETE_COMPLETE", None, token)
+            return
+        stack.stack_event(
+            self.clock.now(), "ROLLBACK_IN_PROGRESS", reason + "Rollback requested by user.", token
+        )
+        for record in stack.resources.values():
+            record.status = "ROLLBACK"
+        failed = self._delete_all(call, stack, list(stack.resources.values()), token)
+        if failed:
+            stack.stack_event(self.clock.now(), "ROLLBACK_FAILED", _delete_reason(failed), token)
+        else:
+            stack.stack_event(self.clock.now(), "ROLLBACK_COMPLETE", None, token)
+
+    # --- update ----------------------------------------------------------------------------------
+    def update(
+        self,
+        call: Call,
+        stack: Stack,
+        plan: Plan,
+        *,
+        disable_rollback: bool = False,
+        token: str | None = None,
+    ) -> None:
+        before = {k: replace(v) for k, v in stack.resources.items()}
+        self.bind(stack, plan)
+        stack.updated = self._now()
+        stack.stack_event(self.clock.now(), "UPDATE_IN_PROGRESS", "User Initiated", token)
+        steps: list[_Step] = []
+        superseded: list[ResourceRecord] = []
+        try:
+            for logical_id in plan.order:
+                current = stack.resources.get(logical_id)
+                if current is None:
+                    stack.resources[logical_id] = self._create_one(call, stack, plan, logical_id, token)
+                    steps.append(_Step("add", logical_id, None))
+                    continue
+                step = self._update_one(call, stack, plan, current, token)
+                if step is not None:
+                    steps.append(step)
+                    if step.kind == "replace" and step.before is not None:
+                        superseded.append(step.before)
+            stack.outputs = self.outputs(stack, plan)
+        except (ResourceFailure, AwsError) as failure:
+            self._rollback_update(call, stack, steps, before, failure, disable_rollback, token)
+            return
+        stack.stack_event(self.clock.now(), "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS", None, token)
+        removed = [r for name, r in before.items() if name not in plan.order]
+        for record in removed:
+            stack.resources[record.logical_id] = record
+        self._delete_all(call, stack, removed, token)
+        for old in superseded:
+            # AWS leaves a replaced resource it cannot delete, and the update stands
+            with contextlib.suppress(ResourceFailure):
+                self._delete_one(call, stack, old, token)
+        stack.stack_event(self.clock.now(), "UPDATE_COMPLETE", None, token)
+
+    def _update_one(
+        self, call: Call, stack: Stack, plan: Plan, current: ResourceRecord, token: str | None
+    ) -> _Step | None:
+        logical_id = current.logical_id
+        decl = plan.declaration(logical_id)
+        type_name = str(decl["Type"])
+        try:
+            handler = self._handler(logical_id, type_name)
+            props = self._properties(plan, logical_id, handler)
+        except ResourceFailure as failure:
+            stack.event(
+                self.clock.now(),
+                logical_id,
+                type_name,
+                "UPDATE_FAILED",
+                physical_id=current.physical_id,
+                reason=failure.reason,
+                token=token,
+            )
+            raise
+        policy = str(decl.get("DeletionPolicy", "Delete"))
+        depends = list(plan.graph.get(logical_id, []))
+        if current.type == type_name and props == current.props:
+            current.deletion_policy, current.depends = policy, depends
+            return None
+        replacing = current.type != type_name or bool(handler.needs_replacement(current.props, props))
+        before = replace(current)
+        if replacing:
+            name_prop = handler.name_property
+            if (
+                name_prop
+                and props.get(name_prop) is not None
+                and props.get(name_prop) == current.props.get(name_prop)
+            ):
+                reason = (
+                    "CloudFormation cannot update a stack when a custom-named resource requires replacing. "
+                    f"Rename {props[name_prop]} and update the stack again."
+                )
+                stack.event(
+                    self.clock.now(),
+                    logical_id,
+                    type_name,
+                    "UPDATE_FAILED",
+                    physical_id=current.physical_id,
+                    reason=reason,
+                    token=token,
+                )
+                raise ResourceFailure(logical_id, reason)
+            stack.event(
+                self.clock.now(),
+                logical_id,
+                type_name,
+                "UPDATE_IN_PROGRESS",
+                physical_id=current.physical_id,
+                reason=REPLACING,
+                token=token,
+            )
+            ctx = self._context(call, stack, logical_id)
+            try:
+                made = self._guard(logical_id, handler, lambda: handler.create(ctx, props))
+            except ResourceFailure as failure:
+                stack.event(
+                    self.clock.now(),
+                    logical_id,
+                    type_name,
+                    "UPDATE_FAILED",
+                    physical_id=current.physical_id,
+                    reason=failure.reason,
+                    token=token,
+                )
+                raise
+            assert made is not None
+            record = self._record(plan, logical_id, props, made)
+            record.status = "UPDATE_COMPLETE"
+            stack.resources[logical_id] = record
+            stack.event(
+                self.clock.now(),
+                logical_id,
+                type_name,
+                "UPDATE_IN_PROGRESS",
+                physical_id=made.physical_id,
+                reason="Resource creation Initiated",
+                token=token,
+            )
+            stack.event(
+                self.clock.now(),
+                logical_id,
+                type_name,
+                "UPDATE_COMPLETE",
+                physical_id=made.physical_id,
+                token=token,
+            )
+            return _Step("replace", logical_id, before)
+        stack.event(
+            self.clock.now(),
+            logical_id,
+            type_name,
+            "UPDATE_IN_PROGRESS",
+            physical_id=current.physical_id,
+            token=token,
+        )
+        ctx = self._context(call, stack, logical_id)
+        existing = Provisioned(current.physical_id or "", current.attributes, current.ref)
+        try:
+            made = self._guard(
+                logical_id, handler, lambda: handler.update(ctx, existing, current.props, props)
+            )
+        except ResourceFailure as failure:
+            stack.event(
+                self.clock.now(),
+                logical_id,
+                type_name,
+                "UPDATE_FAILED",
+                physical_id=current.physical_id,
+                reason=failure.reason,
+                token=token,
+            )
+            raise
+        assert made is not None
+        current.props, current.attributes = props, dict(made.attributes)
+        current.status, current.updated, current.status_reason = "UPDATE_COMPLETE", self._now(), None
+        current.deletion_policy, current.depends = policy, depends
+        stack.event(
+            self.clock.now(),
+            logical_id,
+            type_name,
+            "UPDATE_COMPLETE",
+            physical_id=current.physical_id,
+            token=token,
+        )
+        return _Step("modify", logical_id, before)
+
+    def _rollback_update(
+        self,
+        call: Call,
+        stack: Stack,
+        steps: list[_Step],
+        before: dict[str, ResourceRecord],
+        failure: Exception,
+        disable_rollback: bool,
+        token: str | None,
+    ) -> None:
+        if isinstance(failure, ResourceFailure):
+            verb = "create" if failure.logical_id not in before else "update"
+            reason = f"The following resource(s) failed to {verb}: [{failure.logical_id}]. "
+        else:
+            reason = failure.message if isinstance(failure, AwsError) else str(failure)
+        if disable_rollback:
+            stack.stack_event(self.clock.now(), "UPDATE_FAILED", reason, token)
+            return
+        stack.stack_event(self.clock.now(), "UPDATE_ROLLBACK_IN_PROGRESS", reason, token)
+        ok = True
+        for step in reversed(steps):
+            now_record = stack.resources.get(step.logical_id)
+            try:
+                if step.kind in ("add", "replace") and now_record is not None:
+                    now_record.status = "ROLLBACK"
+                    self._delete_one(call, stack, now_record, token)
+                    if step.before is not None:
+                        stack.resources[step.logical_id] = step.before
+                    else:
+                        stack.resources.pop(step.logical_id, None)
+                elif step.kind == "modify" and now_record is not None and step.before is not None:
+                    self._revert(call, stack, now_record, step.before, token)
+            except ResourceFailure:
+                ok = False
+        if not ok:
+            stack.stack_event(self.clock.now(), "UPDATE_ROLLBACK_FAILED", reason, token)
+            return
+        stack.stack_event(self.clock.now(), "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS", None, token)
+        stack.stack_event(self.clock.now(), "UPDATE_ROLLBACK_COMPLETE", None, token)
+
+    def _revert(
+        self, call: Call, stack: Stack, now_record: ResourceRecord, old: ResourceRecord, token: str | None
+    ) -> None:
+        handler = self._handler(old.logical_id, old.type)
+        stack.event(
+            self.clock.now(),
+            old.logical_id,
+            old.type,
+            "UPDATE_IN_PROGRESS",
+            physical_id=old.physical_id,
+            token=token,
+        )
+        ctx = self._context(call, stack, old.logical_id)
+        existing = Provisioned(now_record.physical_id or "", now_record.attributes, now_record.ref)
+        try:
+            self._guard(
+                old.logical_id, handler, lambda: handler.update(ctx, existing, now_record.props, old.props)
+            )
+        except ResourceFailure as failure:
+            stack.event(
+                self.clock.now(),
+                old.logical_id,
+                old.type,
+                "UPDATE_FAILED",
+                physical_id=old.physical_id,
+                reason=failure.reason,
+                token=token,
+            )
+            raise
+        stack.resources[old.logical_id] = old
+        stack.event(
+            self.clock.now(),
+            old.logical_id,
+            old.type,
+            "UPDATE_COMPLETE",
+            physical_id=old.physical_id,
+            token=token,
+        )
+
+    # --- delete ----------------------------------------------------------------------------------
+    def delete(
+        self, call: Call, stack: Stack, *, retain: Sequence[str] = (), token: str | None = None
+    ) -> None:
+        stack.stack_event(self.clock.now(), "DELETE_IN_PROGRESS", "User Initiated", token)
+        failed = self._delete_all(call, stack, list(stack.resources.values()), token, frozenset(retain))
+        if failed:
+            stack.stack_event(self.clock.now(), "DELETE_FAILED", _delete_reason(failed), token)
+            return
+        stack.deleted = self._now()
+        stack.stack_event(self.clock.now(), "DELETE_COMPLETE", None, token)
+
+
+def _delete_reason(failed: Sequence[str]) -> str:
+    return f"The following resource(s) failed to delete: [{', '.join(failed)}]. "
+
+
+def _all_dependencies(graph: Mapping[str, list[str]], start: str) -> set[str]:
+    seen: set[str] = set()
+    stack = list(graph.get(start, []))
+    while stack:
+        node = stack.pop()
+        if node not in seen:
+            seen.add(node)
+            stack.extend(graph.get(node, []))
+    return seen
+
+
+def _text(value: Any) -> str:
+    if value is UNKNOWN:
+        return ""
+    if isinstance(value, list):
+        return ",".join(_text(v) for v in value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict):
+        return json.dumps(value)
+    return str(value)

@@ -1,0 +1,461 @@
+"""AWS::EKS::Cluster, Nodegroup, Addon and PodIdentityAssociation over `EksDomain`.
+
+Properties are the resource schemas' (PascalCase); they reach the EKS domain in the API's camelCase
+form, recorded as given. Authorization is the EKS API's: `eks:Create*` on the cluster ARN with the
+request tags, `iam:PassRole` on every role handed to EKS (`iam:PassedToService` eks.amazonaws.com
+for the cluster and node roles, pods.eks.amazonaws.com for association roles), `eks:Delete*` /
+`eks:Update*` on the object's ARN.
+
+Update behaviour from the schemas: Cluster Name, RoleArn, EncryptionConfig,
+KubernetesNetworkConfig, ResourcesVpcConfig's SubnetIds/SecurityGroupIds replace it; Nodegroup
+ClusterName, NodegroupName, NodeRole, Subnets, InstanceTypes, AmiType, CapacityType, DiskSize,
+RemoteAccess replace it; Addon AddonName/ClusterName replace it; PodIdentityAssociation
+ClusterName, Namespace, ServiceAccount replace it while RoleArn, TargetRoleArn, DisableSessionTags
+and Policy update it in place. Tags update in place everywhere. The in-place updates EKS would do
+asynchronously that podid's EKS does not model (a cluster's version or logging, a node group's
+scaling) fail the resource with a message that says so.
+
+Ref: the cluster name, `cluster/nodegroup`, `cluster/addon`, the association ARN.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+
+from podid.errors import AwsError
+from podid.services.base import AuthzCheck
+from podid.services.cloudformation.resources.base import (
+    PropertyError,
+    Provisioned,
+    ResourceContext,
+    ResourceHandler,
+    as_bool,
+    string_list,
+    tag_map,
+)
+from podid.services.eks import Cluster, EksDomain
+
+EKS_SERVICE = "eks.amazonaws.com"
+PODS_SERVICE = "pods.eks.amazonaws.com"
+_MAPS = frozenset({"Labels", "Tags"})  # map-valued properties: their keys are data, not members
+
+
+def camel(value: Any) -> Any:
+    """A schema value in the EKS API's member casing (`SubnetIds` -> `subnetIds`)."""
+    if isinstance(value, dict):
+        return {
+            (k[:1].lower() + k[1:]): (dict(v) if k in _MAPS and isinstance(v, dict) else camel(v))
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [camel(v) for v in value]
+    return value
+
+
+def _arn(ctx: ResourceContext, rest: str) -> str:
+    return f"arn:aws:eks:{ctx.region}:{ctx.account}:{rest}"
+
+
+def _tag_context(tags: Mapping[str, str]) -> dict[str, str | list[str]]:
+    ctx: dict[str, str | list[str]] = {f"aws:RequestTag/{k}": v for k, v in tags.items()}
+    if tags:
+        ctx["aws:TagKeys"] = list(tags)
+    return ctx
+
+
+def pass_role(role_arn: str, service: str) -> AuthzCheck:
+    parts = role_arn.split(":")
+    account = parts[4] if len(parts) > 4 and parts[4] else None
+    return AuthzCheck(
+        "iam:PassRole", role_arn, context={"iam:PassedToService": service}, resource_account=account
+    )
+
+
+def _not_found(err: AwsError) -> bool:
+    return err.code == "ResourceNotFoundException"
+
+
+class _Eks(ResourceHandler):
+    def __init__(self, domain: EksDomain) -> None:
+        self.domain = domain
+
+    def cluster(self, ctx: ResourceContext, name: str) -> Cluster:
+        return self.domain.get_cluster(ctx.account, ctx.region, name)
+
+    def _tags_only(self, old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
+        return all(old.get(k) == new.get(k) for k in set(old) | set(new) if k != "Tags")
+
+    def _tag_checks(
+        self, ctx: ResourceContext, arn: str, old: Mapping[str, Any], new: Mapping[str, Any]
+    ) -> dict[str, str]:
+        before, after = tag_map(old), tag_map(new)
+        gone = [k for k in before if k not in after]
+        if gone:
+            ctx.authorize(AuthzCheck("eks:UntagResource", arn, {"aws:TagKeys": gone}))
+        if after and after != before:
+            ctx.authorize(AuthzCheck("eks:TagResource", arn, _tag_context(after)))
+        return after
+
+
+class ClusterHandler(_Eks):
+    type_name = "AWS::EKS::Cluster"
+    properties = frozenset(
+        {
+            "AccessConfig",
+            "BootstrapSelfManagedAddons",
+            "ComputeConfig",
+            "DeletionProtection",
+            "EncryptionConfig",
+            "Force",
+            "KubernetesNetworkConfig",
+            "Logging",
+            "Name",
+            "OutpostConfig",
+            "RemoteNetworkConfig",
+            "ResourcesVpcConfig",
+            "RoleArn",
+            "StorageConfig",
+            "Tags",
+            "UpgradePolicy",
+            "Version",
+            "ZonalShiftConfig",
+        }
+    )
+    required = ("ResourcesVpcConfig", "RoleArn")
+    replace_on = frozenset(
+        {
+            "Name",
+            "RoleArn",
+            "EncryptionConfig",
+            "KubernetesNetworkConfig",
+            "OutpostConfig",
+            "BootstrapSelfManagedAddons",
+        }
+    )
+    attributes = frozenset(
+        {
+            "Arn",
+            "CertificateAuthorityData",
+            "ClusterSecurityGroupId",
+            "EncryptionConfigKeyArn",
+            "Endpoint",
+            "Id",
+            "KubernetesNetworkConfig.ServiceIpv4Cidr",
+            "KubernetesNetworkConfig.ServiceIpv6Cidr",
+            "OpenIdConnectIssuerUrl",
+        }
+    )
+
+    def needs_replacement(self, old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
+        changed = super().needs_replacement(old, new)
+        before, after = old.get("ResourcesVpcConfig") or {}, new.get("ResourcesVpcConfig") or {}
+        for member in ("SubnetIds", "SecurityGroupIds"):
+            if before.get(member) != after.get(member):
+                changed.append(f"ResourcesVpcConfig.{member}")
+        return changed
+
+    def create(self, ctx: ResourceContext, props: Mapping[str, Any]) -> Provisioned:
+        name = str(props.get("Name") or ctx.generated_name(100, with_stack=False))
+        tags = tag_map(props)
+        role_arn = str(props["RoleArn"])
+        ctx.authorize(
+            AuthzCheck("eks:CreateCluster", _arn(ctx, f"cluster/{name}"), _tag_context(tags)),
+            pass_role(role_arn, EKS_SERVICE),
+        )
+        handled = {"Name", "RoleArn", "Version", "ResourcesVpcConfig", "Tags", "Force"}
+        cluster = self.domain.create_cluster(
+            ctx.account,
+            ctx.region,
+            name,
+            role_arn=role_arn,
+            version=str(props["Version"]) if props.get("Version") is not None else None,
+            resources_vpc_config=camel(props.get("ResourcesVpcConfig") or {}),
+            tags=tags,
+            config={k[:1].lower() + k[1:]: camel(v) for k, v in props.items() if k not in handled},
+        )
+        return Provisioned(name, self._attributes(cluster))
+
+    def _attributes(self, cluster: Cluster) -> dict[str, Any]:
+        from podid.services.eks.certs import ca_data
+
+        network = cluster.config.get("kubernetesNetworkConfig") or {}
+        vpc = cluster.config.get("resourcesVpcConfig") or {}
+        return {
+            "Arn": cluster.arn,
+            "Endpoint": cluster.endpoint,
+            "CertificateAuthorityData": ca_data(cluster.ca_cert_pem),
+            "ClusterSecurityGroupId": vpc.get("clusterSecurityGroupId", ""),
+            "EncryptionConfigKeyArn": "",
+            "Id": cluster.cluster_id,
+            "KubernetesNetworkConfig.ServiceIpv4Cidr": network.get("serviceIpv4Cidr", "10.100.0.0/16"),
+            "KubernetesNetworkConfig.ServiceIpv6Cidr": network.get("serviceIpv6Cidr", ""),
+            "OpenIdConnectIssuerUrl": self.domain.issuer_url(cluster),
+        }
+
+    def update(
+        self, ctx: ResourceContext, current: Provisioned, old: Mapping[str, Any], new: Mapping[str, Any]
+    ) -> Provisioned:
+        if not self._tags_only(old, new):
+            return super().update(ctx, current, old, new)
+        cluster = self.cluster(ctx, current.physical_id)
+        tags = self._tag_checks(ctx, cluster.arn, old, new)
+        self.domain.set_cluster_tags(cluster, tags)
+        return current
+
+    def delete(self, ctx: ResourceContext, current: Provisioned, props: Mapping[str, Any]) -> None:
+        ctx.authorize(AuthzCheck("eks:DeleteCluster", _arn(ctx, f"cluster/{current.physical_id}")))
+        try:
+            self.domain.delete_cluster(ctx.account, ctx.region, current.physical_id)
+        except AwsError as err:
+            if not _not_found(err):
+                raise
+
+
+class NodegroupHandler(_Eks):
+    type_name = "AWS::EKS::Nodegroup"
+    properties = frozenset(
+        {
+            "AmiType",
+            "CapacityType",
+            "ClusterName",
+            "DiskSize",
+            "ForceUpdateEnabled",
+            "InstanceTypes",
+            "Labels",
+            "LaunchTemplate",
+            "NodeRole",
+            "NodegroupName",
+            "NodeRepairConfig",
+            "ReleaseVersion",
+            "RemoteAccess",
+            "ScalingConfig",
+            "Subnets",
+            "Tags",
+            "Taints",
+            "UpdateConfig",
+            "Version",
+        }
+    )
+    required = ("ClusterName", "NodeRole", "Subnets")
+    replace_on = frozenset(
+        {
+            "ClusterName",
+            "NodegroupName",
+            "NodeRole",
+            "Subnets",
+            "InstanceTypes",
+            "AmiType",
+            "CapacityType",
+            "DiskSize",
+            "RemoteAccess",
+        }
+    )
+    attributes = frozenset({"Arn", "ClusterName", "NodegroupName", "Id"})
+
+    def create(self, ctx: ResourceContext, props: Mapping[str, Any]) -> Provisioned:
+        cluster = self.cluster(ctx, str(props["ClusterName"]))
+        name = str(props.get("NodegroupName") or ctx.generated_name(63, with_stack=False))
+        tags = tag_map(props)
+        role_arn = str(props["NodeRole"])
+        ctx.authorize(
+            AuthzCheck("eks:CreateNodegroup", cluster.arn, _tag_context(tags)),
+            pass_role(role_arn, EKS_SERVICE),
+        )
+        handled = {"ClusterName", "NodegroupName", "NodeRole", "Subnets", "Tags", "ForceUpdateEnabled"}
+        group = self.domain.create_nodegroup(
+            cluster,
+            name,
+            node_role=role_arn,
+            subnets=string_list(props.get("Subnets"), "Subnets"),
+            tags=tags,
+            config={k[:1].lower() + k[1:]: camel(v) for k, v in props.items() if k not in handled},
+        )
+        physical = f"{cluster.name}/{name}"
+        return Provisioned(
+            physical, {"Arn": group.arn, "ClusterName": cluster.name, "NodegroupName": name, "Id": physical}
+        )
+
+    def update(
+        self, ctx: ResourceContext, current: Provisioned, old: Mapping[str, Any], new: Mapping[str, Any]
+    ) -> Provisioned:
+        if not self._tags_only(old, new):
+            return super().update(ctx, current, old, new)
+        cluster_name, _, name = current.physical_id.partition("/")
+        group = self.domain.get_nodegroup(self.cluster(ctx, cluster_name), name)
+        self.domain.set_nodegroup_tags(group, self._tag_checks(ctx, group.arn, old, new))
+        return current
+
+    def delete(self, ctx: ResourceContext, current: Provisioned, props: Mapping[str, Any]) -> None:
+        cluster_name, _, name = current.physical_id.partition("/")
+        ctx.authorize(AuthzCheck("eks:DeleteNodegroup", _arn(ctx, f"nodegroup/{cluster_name}/{name}/*")))
+        try:
+            self.domain.delete_nodegroup(self.cluster(ctx, cluster_name), name)
+        except AwsError as err:
+            if not _not_found(err):
+                raise
+
+
+class AddonHandler(_Eks):
+    type_name = "AWS::EKS::Addon"
+    properties = frozenset(
+        {
+            "AddonName",
+            "AddonVersion",
+            "ClusterName",
+            "ConfigurationValues",
+            "NamespaceConfig",
+            "PodIdentityAssociations",
+            "PreserveOnDelete",
+            "ResolveConflicts",
+            "ServiceAccountRoleArn",
+            "Tags",
+        }
+    )
+    required = ("AddonName", "ClusterName")
+    replace_on = frozenset({"AddonName", "ClusterName", "NamespaceConfig"})
+    attributes = frozenset({"Arn"})
+
+    def _pairs(self, props: Mapping[str, Any]) -> list[tuple[str, str]]:
+        pairs: list[tuple[str, str]] = []
+        for item in props.get("PodIdentityAssociations") or ():
+            if not isinstance(item, dict) or "ServiceAccount" not in item or "RoleArn" not in item:
+                raise PropertyError(
+                    "#/PodIdentityAssociations: required key [ServiceAccount, RoleArn] not found"
+                )
+            pairs.append((str(item["ServiceAccount"]), str(item["RoleArn"])))
+        return pairs
+
+    def create(self, ctx: ResourceContext, props: Mapping[str, Any]) -> Provisioned:
+        cluster = self.cluster(ctx, str(props["ClusterName"]))
+        name = str(props["AddonName"])
+        tags = tag_map(props)
+        pairs = self._pairs(props)
+        ctx.authorize(
+            AuthzCheck("eks:CreateAddon", cluster.arn, _tag_context(tags)),
+            *(pass_role(role, PODS_SERVICE) for _, role in pairs),
+        )
+        namespace = (props.get("NamespaceConfig") or {}).get("Namespace")
+        addon = self.domain.create_addon(
+            cluster,
+            name,
+            version=props.get("AddonVersion"),
+            service_account_role_arn=props.get("ServiceAccountRoleArn"),
+            configuration_values=props.get("ConfigurationValues"),
+            pod_identity_associations=pairs,
+            tags=tags,
+            namespace=namespace,
+        )
+        return Provisioned(f"{cluster.name}/{name}", {"Arn": addon.arn})
+
+    def update(
+        self, ctx: ResourceContext, current: Provisioned, old: Mapping[str, Any], new: Mapping[str, Any]
+    ) -> Provisioned:
+        ignorable = {"Tags", "ResolveConflicts", "PreserveOnDelete"}
+        if any(old.get(k) != new.get(k) for k in set(old) | set(new) if k not in ignorable):
+            return super().update(ctx, current, old, new)
+        cluster_name, _, name = current.physical_id.partition("/")
+        addon = self.domain.get_addon(self.cluster(ctx, cluster_name), name)
+        self.domain.set_addon_tags(addon, self._tag_checks(ctx, addon.arn, old, new))
+        return current
+
+    def delete(self, ctx: ResourceContext, current: Provisioned, props: Mapping[str, Any]) -> None:
+        cluster_name, _, name = current.physical_id.partition("/")
+        ctx.authorize(AuthzCheck("eks:DeleteAddon", _arn(ctx, f"addon/{cluster_name}/{name}/*")))
+        try:
+            cluster = self.cluster(ctx, cluster_name)
+            self.domain.delete_addon(cluster, name, preserve=as_bool(props.get("PreserveOnDelete")))
+        except AwsError as err:
+            if not _not_found(err):
+                raise
+
+
+class PodIdentityAssociationHandler(_Eks):
+    type_name = "AWS::EKS::PodIdentityAssociation"
+    properties = frozenset(
+        {
+            "ClusterName",
+            "DisableSessionTags",
+            "Namespace",
+            "Policy",
+            "RoleArn",
+            "ServiceAccount",
+            "Tags",
+            "TargetRoleArn",
+        }
+    )
+    required = ("ClusterName", "Namespace", "RoleArn", "ServiceAccount")
+    replace_on = frozenset({"ClusterName", "Namespace", "ServiceAccount"})
+    attributes = frozenset({"AssociationArn", "AssociationId", "ExternalId"})
+
+    def create(self, ctx: ResourceContext, props: Mapping[str, Any]) -> Provisioned:
+        cluster = self.cluster(ctx, str(props["ClusterName"]))
+        tags = tag_map(props)
+        role_arn = str(props["RoleArn"])
+        ctx.authorize(
+            AuthzCheck("eks:CreatePodIdentityAssociation", cluster.arn, _tag_context(tags)),
+            pass_role(role_arn, PODS_SERVICE),
+        )
+        assoc = self.domain.associations.create(
+            cluster,
+            namespace=str(props["Namespace"]),
+            service_account=str(props["ServiceAccount"]),
+            role_arn=role_arn,
+            target_role_arn=props.get("TargetRoleArn"),
+            disable_session_tags=as_bool(props.get("DisableSessionTags"))
+            if "DisableSessionTags" in props
+            else None,
+            policy=props.get("Policy"),
+            tags=tags,
+        )
+        return Provisioned(
+            assoc.arn,
+            {
+                "AssociationArn": assoc.arn,
+                "AssociationId": assoc.association_id,
+                "ExternalId": assoc.external_id or "",
+            },
+        )
+
+    @staticmethod
+    def _split(arn: str) -> tuple[str, str]:
+        rest = arn.split(":podidentityassociation/", 1)[-1]
+        cluster, _, association_id = rest.partition("/")
+        return cluster, association_id
+
+    def update(
+        self, ctx: ResourceContext, current: Provisioned, old: Mapping[str, Any], new: Mapping[str, Any]
+    ) -> Provisioned:
+        cluster_name, association_id = self._split(current.physical_id)
+        cluster = self.cluster(ctx, cluster_name)
+        assoc = self.domain.associations.get(cluster, association_id)
+        members = ("RoleArn", "TargetRoleArn", "DisableSessionTags", "Policy")
+        if any(old.get(k) != new.get(k) for k in members):
+            role_arn = str(new["RoleArn"])
+            checks = [AuthzCheck("eks:UpdatePodIdentityAssociation", assoc.arn)]
+            if old.get("RoleArn") != new.get("RoleArn"):
+                checks.append(pass_role(role_arn, PODS_SERVICE))
+            ctx.authorize(*checks)
+            assoc = self.domain.associations.update(
+                cluster,
+                association_id,
+                role_arn=role_arn,
+                target_role_arn=str(new.get("TargetRoleArn") or ""),
+                disable_session_tags=as_bool(new.get("DisableSessionTags")),
+                policy=str(new.get("Policy") or ""),
+            )
+        if tag_map(old) != tag_map(new):
+            assoc = self.domain.associations.set_tags(assoc, self._tag_checks(ctx, assoc.arn, old, new))
+        attributes = dict(current.attributes)
+        attributes["ExternalId"] = assoc.external_id or ""
+        return replace(current, attributes=attributes)
+
+    def delete(self, ctx: ResourceContext, current: Provisioned, props: Mapping[str, Any]) -> None:
+        cluster_name, association_id = self._split(current.physical_id)
+        ctx.authorize(AuthzCheck("eks:DeletePodIdentityAssociation", current.physical_id))
+        try:
+            self.domain.associations.delete(self.cluster(ctx, cluster_name), association_id)
+        except AwsError as err:
+            if not _not_found(err):
+                raise
