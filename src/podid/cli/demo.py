@@ -52,6 +52,7 @@ def demo(step: bool, options: str) -> None:
             "`podid kubectl` and `podid eksctl` stand in for kubectl and eksctl, against a private podid."
         )
         transcript.begin("Start a private podid (temporary state directory, free port)")
+        transcript.note(f"state directory {sandbox.state_dir}, working directory {sandbox.work}")
         transcript.command("podid up --port 0")
         result = sandbox.start()
         transcript.output(result)

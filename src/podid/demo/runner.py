@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.rule import Rule
@@ -175,6 +176,25 @@ class Sandbox:
             )
             self.account_id = str(admin["account_id"])
         return result
+
+    def client(self, service: str) -> Any:
+        """A botocore client for the demo's own checks (never for the guide's commands)."""
+        import botocore.session
+
+        return botocore.session.Session().create_client(
+            service,
+            region_name=self.region,
+            endpoint_url=self.env["AWS_ENDPOINT_URL"],
+            aws_access_key_id=self.env["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=self.env["AWS_SECRET_ACCESS_KEY"],
+        )
+
+    def leftovers(self) -> str:
+        """Clusters and roles that still exist (empty when a cleanup left nothing)."""
+        clusters = self.client("eks").list_clusters().get("clusters") or []
+        roles = [r["RoleName"] for r in self.client("iam").list_roles().get("Roles") or []]
+        found = [f"cluster {c}" for c in clusters] + [f"role {r}" for r in roles]
+        return ", ".join(found)
 
     def close(self) -> Result | None:
         result = None
