@@ -85,6 +85,13 @@ class IssuerKeys:
         self._cache: dict[str, _Cached] = {}
         self._locks: dict[str, asyncio.Lock] = {}
 
+    def forget(self, issuer: str | None = None) -> None:
+        """Drop the cached JWKS of `issuer` (of every issuer when None): the next token refetches."""
+        if issuer is None:
+            self._cache.clear()
+        else:
+            self._cache.pop(issuer, None)
+
     async def key(self, issuer: str, kid: str) -> dict[str, Any]:
         """The JWK `kid` of `issuer`; raises `KeyUnavailable` or `IdpUnreachable`."""
         if self.local is not None:
