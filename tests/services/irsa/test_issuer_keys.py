@@ -18,6 +18,7 @@ from botocore.exceptions import ClientError
 from tests.services.irsa.conftest import ACCOUNT, IrsaWorld, irsa_trust
 
 from podid.kube.issuer import TokenIssuer, generate_signing_key
+from podid.services.sts import StsProvider
 from podid.services.sts.oidc_keys import IdpUnreachable, IssuerKeys, KeyUnavailable
 
 
@@ -197,7 +198,9 @@ def test_foreign_issuer_end_to_end(world: IrsaWorld) -> None:
         idp.status = 500
         idp.rotate()
         fresh_token = idp.token()
-        world.ep.call(lambda: world.ep.endpoint.services.providers["sts"].web_identity.keys.forget(idp.url))
+        sts_provider = world.ep.endpoint.services.providers["sts"]
+        assert isinstance(sts_provider, StsProvider)
+        world.ep.call(lambda: sts_provider.web_identity.keys.forget(idp.url))
         before = len(idp.hits)
         got = error(lambda: assume(fresh_token))
         assert (got["Error"]["Code"], got["ResponseMetadata"]["HTTPStatusCode"]) == (
