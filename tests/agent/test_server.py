@@ -335,7 +335,7 @@ async def test_unbindable_ipv4_host_is_fatal(start_agent: StartAgent) -> None:
 async def test_storm_of_distinct_tokens_is_served(
     start_agent: StartAgent, clock: FakeClock, fake: FakeEksAuth
 ) -> None:
-    """300 pods start at once: every one answered 200, one EKS Auth call each (64 on the wire at most)."""
+    """300 pods start at once: every one answered 200, one EKS Auth call each (32 on the wire at most)."""
     import asyncio
 
     agent = await start_agent(request_rate=0.0)

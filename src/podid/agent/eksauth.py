@@ -10,7 +10,7 @@ Transport as the real agent's (aws-sdk-go-v2 with a custom `http.Client`, refere
 attempt (0.5 s to connect), at most 3 attempts, exponential backoff with full jitter capped at 20 s,
 retrying 500/502/503/504, throttling and timeout error codes and connection failures, guarded by the
 SDK's client-side retry token bucket (500 tokens, 5 per retry, 10 per timeout retry, 1 back per
-success). One deliberate difference: at most `max_in_flight` (64) attempts are on the wire at once
+success). One deliberate difference: at most `max_in_flight` (32) attempts are on the wire at once
 and the per-attempt timeout starts when an attempt gets its slot, so a pod-start storm queues
 instead of timing out all at once (the Go agent fires every call at once, each timed from its
 start). Errors are `UpstreamError` (EKS Auth answered) or `FetchError` (it did not); texts follow
@@ -166,7 +166,7 @@ class EksAuthClient:
         backoff: Callable[[int], float] = sdk_backoff,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         metrics: AgentMetrics | None = None,
-        max_in_flight: int = 64,
+        max_in_flight: int = 32,
     ) -> None:
         self.endpoint = endpoint.rstrip("/")
         self.region = region
