@@ -366,7 +366,7 @@ class StackEngine:
         if isinstance(failure, ResourceFailure):
             reason = f"The following resource(s) failed to create: [{failure.logical_id}]. "
         else:
-            reason = failure.message if isinstance(failure, AwsError) else str(failure)
+            reason = (failure.message if isinstance(failure, AwsError) else str(failure)).rstrip(". ") + ". "
         if on_failure == "DO_NOTHING":
             stack.stack_event(self.clock.now(), "CREATE_FAILED", reason, token)
             return
@@ -581,7 +581,7 @@ class StackEngine:
             verb = "create" if failure.logical_id not in before else "update"
             reason = f"The following resource(s) failed to {verb}: [{failure.logical_id}]. "
         else:
-            reason = failure.message if isinstance(failure, AwsError) else str(failure)
+            reason = (failure.message if isinstance(failure, AwsError) else str(failure)).rstrip(". ") + ". "
         if disable_rollback:
             stack.stack_event(self.clock.now(), "UPDATE_FAILED", reason, token)
             return
