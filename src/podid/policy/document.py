@@ -510,12 +510,21 @@ def _build_index(
 
 
 @lru_cache(maxsize=4096)
-def _cached(text: str, kind: PolicyKind, managed: bool, lenient_operators: bool) -> Policy:
-    return parse_policy(text, kind, managed=managed, lenient_operators=lenient_operators)
+def _cached(
+    text: str, kind: PolicyKind, managed: bool, lenient_operators: bool, enforce_size: bool
+) -> Policy:
+    return parse_policy(
+        text, kind, managed=managed, lenient_operators=lenient_operators, enforce_size=enforce_size
+    )
 
 
 def compile_policy(
-    text: str, kind: PolicyKind = "identity", *, managed: bool = False, lenient_operators: bool = False
+    text: str,
+    kind: PolicyKind = "identity",
+    *,
+    managed: bool = False,
+    lenient_operators: bool = False,
+    enforce_size: bool = True,
 ) -> Policy:
-    """`parse_policy`, cached on (text, kind): the hot path for policies read from the store."""
-    return _cached(text, kind, managed, lenient_operators)
+    """`parse_policy`, cached on (text, kind, options): the hot path for policies read again."""
+    return _cached(text, kind, managed, lenient_operators, enforce_size)

@@ -6,8 +6,12 @@ A case is an object:
   "serviceControlPolicies"?, "resourceControlPolicies"?}`.
 Each policy is a JSON object (or a string holding one). A `resourcePolicy` without Resource or
 NotResource in any statement is a role trust policy. Policies are parsed with IAM's checks, except
-that an unknown condition operator is kept so that evaluation fails closed and reports it. The
-context is used exactly as given: the simulator derives nothing from the principal.
+that an unknown condition operator is kept so that evaluation fails closed and reports it, and that
+size quotas are not enforced (AWS managed policies such as ReadOnlyAccess exceed the customer
+quotas; the simulator evaluates, it does not store). The context is used exactly as given: the
+simulator derives nothing from the principal. `principal` must be an IAM ARN (user, role,
+assumed-role session, federated user, root, an OIDC/SAML provider) or a service name, and `action`
+of the form `service:Action`.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from typing import Any
 from podid.errors import AwsError
 from podid.policy.document import Policy, PolicyKind, compile_policy
 from podid.policy.evaluate import EvaluationRequest, PolicySet, explain
+from podid.policy.principals import parse_caller
 
 _LISTS: tuple[tuple[str, PolicyKind], ...] = (
     ("identityPolicies", "identity"),
@@ -62,9 +67,19 @@ def _policy(value: Any, kind: PolicyKind, where: str) -> Policy:
         ):
             kind = "trust"
     try:
-        return compile_policy(text, kind, lenient_operators=True)
+        return compile_policy(text, kind, lenient_operators=True, enforce_size=False)
     except AwsError as err:
         raise CaseError(f"{where}: {err.code}: {err.message}") from None
+
+
+def _principal_ok(principal: str) -> bool:
+    caller = parse_caller(principal)
+    if caller.kind != "other":
+        return True
+    # Identity providers are the callers of AssumeRoleWithWebIdentity / AssumeRoleWithSAML.
+    return caller.account is not None and principal.split(":", 5)[5].startswith(
+        ("oidc-provider/", "saml-provider/")
+    )
 
 
 def _context(value: Any) -> Mapping[str, str | Sequence[str]]:
@@ -103,6 +118,15 @@ def load_case(case: Any) -> tuple[EvaluationRequest, PolicySet]:
     for key in ("principal", "action", "resource"):
         if not isinstance(req.get(key), str) or not req[key]:
             raise CaseError(f"request.{key}: missing or not a non-empty string")
+    if not _principal_ok(req["principal"]):
+        raise CaseError(
+            f"request.principal: {req['principal']!r} is neither an IAM ARN (user, role, assumed-role"
+            " session, federated user, root, identity provider) nor an AWS service principal name"
+            " such as pods.eks.amazonaws.com"
+        )
+    service, colon, name = req["action"].partition(":")
+    if not colon or not service or not name or ":" in name:
+        raise CaseError(f"request.action: {req['action']!r} is not of the form service:Action")
     for key in ("resourceAccount", "principalAccount"):
         if req.get(key) is not None and not isinstance(req[key], str):
             raise CaseError(f"request.{key}: must be a string")
