@@ -21,7 +21,7 @@ from typing import Any
 from aiohttp import web
 
 from podid.cli.common import EndpointInfo, write_endpoint
-from podid.clock import SystemClock
+from podid.clock import Clock, SystemClock
 from podid.kube.issuer import TokenIssuer, generate_signing_key
 from podid.kube.pods import RunnerOptions
 from podid.kube.ports import ClusterInfo, NodeCredentials, NodeGroupInfo
@@ -157,6 +157,7 @@ async def serve(
     network: Any = "loopback",
     backoff_s: float = 0.2,
     store: Store | None = None,
+    clock: Clock | None = None,
 ) -> Served:
     store = store if store is not None else Store(state_dir / "podid.db")
     root = web.Application()
@@ -174,7 +175,7 @@ async def serve(
 
     runtime = LocalRuntime(
         store,
-        SystemClock(),
+        clock or SystemClock(),
         None,
         None,
         None,

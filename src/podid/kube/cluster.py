@@ -175,6 +175,9 @@ class ClusterRuntime:
         for pod in self.objects.list("Pod"):
             if pod["metadata"].get("deletionTimestamp"):
                 self.objects.delete("Pod", pod["metadata"]["namespace"], pod["metadata"]["name"])
+            elif (pod.get("status") or {}).get("phase") not in (None, "Pending", "Succeeded", "Failed"):
+                pod["status"] = {"phase": "Pending", "qosClass": "BestEffort"}
+                self.objects.update(pod)
         await self.sync_nodes()
         self._loop_task = asyncio.get_running_loop().create_task(
             self._loop(), name=f"cluster {self.info.key}"

@@ -115,7 +115,7 @@ async def _session(
             raise _UpgradeError(await _error_text(session, url, query, client.token, exc)) from None
         if tty:
             saved = termios.tcgetattr(sys.stdin.fileno())
-            ttymod.setraw(sys.stdin.fileno())
+            ttymod.setraw(sys.stdin.fileno(), termios.TCSANOW)  # keep type-ahead (no flush)
 
             def resized() -> None:
                 w, h = _size()

@@ -37,6 +37,42 @@ from podid.kube.volumes import Lookup, TokenMinter, VolumeError, write_volumes
 MAX_GRACE_S = 5.0  # the runtime must stop everything within 10 s
 
 
+def _start_ticks(pid: int) -> str | None:
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
+def record_pid(pod_dir: Path, pid: int) -> None:
+    """Remember a process group we started, so that a later run can end it after a crash."""
+    ticks = _start_ticks(pid)
+    if ticks is not None:
+        with open(pod_dir / "pids", "a") as handle:
+            handle.write(f"{pid} {ticks}\n")
+
+
+def kill_leftovers(run_dir: Path) -> int:
+    """End the process groups recorded by a previous run that died without stopping them.
+
+    A pid counts only if its start time still matches the record (pids are reused).
+    """
+    killed = 0
+    for record in run_dir.glob("*/pods/*/pids"):
+        for line in record.read_text().splitlines():
+            pid_text, _, ticks = line.partition(" ")
+            if not pid_text.isdigit():
+                continue
+            pid = int(pid_text)
+            if _start_ticks(pid) == ticks:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(pid, signal.SIGKILL)
+                    killed += 1
+        record.unlink(missing_ok=True)
+    return killed
+
+
 class NodeHandle(Protocol):
     """What a pod needs from its node (implemented by `podid.kube.nodes.Node`)."""
 
@@ -321,6 +357,7 @@ class PodRunner:
                 self._terminated(c, 128, "StartError", str(exc))
                 return None
         c.process = process
+        record_pid(self.dir, process.pid)
         started = now_rfc3339(self.clock.now())
         c.status = {
             "name": c.spec.get("name"),

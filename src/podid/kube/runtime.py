@@ -36,7 +36,7 @@ from podid.clock import Clock
 from podid.kube.adapters import Authorize, EksClusterSource, StsNodeCredentials
 from podid.kube.api import make_app
 from podid.kube.cluster import ClusterRuntime, RuntimeEnv
-from podid.kube.pods import RunnerOptions
+from podid.kube.pods import RunnerOptions, kill_leftovers
 from podid.kube.ports import ClusterSource, NetworkFactory, NodeCredentialSource, NodeNet
 from podid.store import Store
 
@@ -151,6 +151,9 @@ class LocalRuntime:
         run_dir = self.state_dir / "run"
         os.makedirs(run_dir, mode=0o700, exist_ok=True)
         os.chmod(run_dir, 0o700)
+        left = kill_leftovers(run_dir)
+        if left:
+            log.warning("ended %d process group(s) left behind by a previous run", left)
         factory = await asyncio.get_running_loop().run_in_executor(None, self._network_factory)
         self._env = RuntimeEnv(
             store=self.store,
