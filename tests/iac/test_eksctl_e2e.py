@@ -234,3 +234,24 @@ def test_not_running(tmp_path: Path) -> None:
     out = podid(tmp_path / "nothing", "eksctl", "get", "cluster")
     assert out.returncode == 1
     assert "podid is not running" in out.stderr
+
+
+def test_a_failed_create_says_how_to_clean_up_and_delete_removes_its_roles(
+    endpoint: tuple[RunningEndpoint, Path], tmp_path: Path
+) -> None:
+    ep, state_dir = endpoint
+    config = tmp_path / "old.yaml"
+    config.write_text((EXAMPLES / "cluster.yaml").read_text().replace('version: "1.28"', 'version: "1.10"'))
+    out = podid(state_dir, "eksctl", "create", "cluster", "-f", str(config))
+    assert out.returncode == 1
+    assert '[✖]  failed to create cluster "eks-pod-identity-demo"' in out.stderr
+    assert (
+        "to cleanup resources, run "
+        "'podid eksctl delete cluster --region=us-west-2 --name=eks-pod-identity-demo'" in out.stderr
+    )
+    assert "InvalidParameterException" in out.stderr.splitlines()[-1]
+    assert out.stderr.splitlines()[-1].startswith("Error: ")
+    assert any("-cluster-ServiceRole-" in name for name in role_names(ep))
+    out = podid(state_dir, "eksctl", "delete", "cluster", "--name", "eks-pod-identity-demo")
+    assert out.returncode == 0, out.stderr
+    assert role_names(ep) == set()

@@ -40,10 +40,10 @@ class Walkthrough:
     def step2_agents(self) -> bool:
         self.t.begin("Step 2: Verify Pod Identity Agent", "Ensure the agent pods are running:")
         command = f"podid kubectl get pods -n kube-system --selector {AGENT_SELECTOR}"
-        self.shell.poll(command, lambda r: len(_running_rows(r, "eks-pod-identity-agent-")) >= 2, 30)
-        result = self.shell.run(
-            command, f"podid kubectl get pods -n kube-system \\\n    --selector {AGENT_SELECTOR}"
-        )
+        # polled quietly until the agents run (as a person re-runs it), then shown once
+        result = self.shell.poll(command, lambda r: len(_running_rows(r, "eks-pod-identity-agent-")) >= 2, 30)
+        self.t.command(f"podid kubectl get pods -n kube-system \\\n    --selector {AGENT_SELECTOR}")
+        self.t.output(result)
         rows = _running_rows(result, "eks-pod-identity-agent-")
         return self.t.expect(
             "two eks-pod-identity-agent pods, 1/1 Running (one per node)",
@@ -69,12 +69,13 @@ class Walkthrough:
             f"exit {result.code}",
         )
         command = "podid kubectl get pods -n demo-ns"
-        self.shell.poll(
+        result = self.shell.poll(
             command,
             lambda r: len(_running_rows(r, "awscli-app-")) >= 2 and _ready(_running_rows(r, "awscli-app-")),
             40,
         )
-        result = self.shell.run(command)
+        self.t.command(command)
+        self.t.output(result)
         rows = _running_rows(result, "awscli-app-")
         self.t.expect(
             "two awscli-app pods Running and ready", len(rows) == 2 and _ready(rows), f"{len(rows)} running"

@@ -52,6 +52,18 @@ class Creator:
     timeout: float
 
     def create_cluster(self, cfg: ClusterConfig, explicit_addons: bool) -> None:
+        try:
+            self._create_cluster(cfg, explicit_addons)
+        except Exception:
+            # eksctl's words: it leaves what it made for `delete cluster` to remove
+            self.progress.error(f'failed to create cluster "{cfg.name}"')
+            self.progress.info(
+                "to cleanup resources, run "
+                f"'podid eksctl delete cluster --region={cfg.region} --name={cfg.name}'"
+            )
+            raise
+
+    def _create_cluster(self, cfg: ClusterConfig, explicit_addons: bool) -> None:
         p = self.progress
         eks = self.podid.client("eks", cfg.region)
         iam = self.podid.client("iam", cfg.region)

@@ -60,12 +60,21 @@ class Manager:
         try:
             eks.describe_cluster(name=name)
         except Exception as exc:
-            if _code(exc) == "ResourceNotFoundException":
+            if _code(exc) != "ResourceNotFoundException":
+                raise
+            leftovers = roles.owned()
+            if not leftovers:
                 raise EksctlError(
                     f"unable to describe cluster control plane: ResourceNotFoundException: "
                     f"No cluster found for name: {name}."
                 ) from None
-            raise
+            # a `create cluster` that failed half-way: remove the roles it made
+            p.info(f'cluster "{name}" does not exist; deleting the IAM roles eksctl made for it')
+            for role in leftovers:
+                roles.delete(role)
+                p.info(f'deleted IAM role "{role}"')
+            p.success("all cluster resources were deleted")
+            return
         p.info(f'deleting EKS cluster "{name}"')
         associations = self._associations(eks, name, None, None)
         for assoc in associations:
