@@ -53,7 +53,7 @@ def test_examples_are_found() -> None:
 
 @pytest.mark.e2e
 def test_missing_template_fails_option_2_honestly(tmp_path: Path) -> None:
-    """Without examples/eks-pod-identity.yaml, Option 2 reports a failed step and exits 1."""
+    """Without examples/eks-pod-identity.yaml, Option 2 reports a failed step and exits 1 (with --step)."""
     examples = tmp_path / "examples"
     examples.mkdir()
     root = find_examples()
@@ -61,7 +61,8 @@ def test_missing_template_fails_option_2_honestly(tmp_path: Path) -> None:
         (examples / name).write_text((root / name).read_text())
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "PODID_"))}
     out = subprocess.run(
-        [sys.executable, "-m", "podid", "demo", "--option", "2"],
+        [sys.executable, "-m", "podid", "demo", "--option", "2", "--step"],
+        input="\n" * 10,
         capture_output=True,
         text=True,
         env=env,
@@ -72,3 +73,5 @@ def test_missing_template_fails_option_2_honestly(tmp_path: Path) -> None:
     assert out.returncode == 1, out.stdout
     assert "✖ examples/eks-pod-identity.yaml exists (the template is missing)" in out.stdout
     assert "1 expectation(s) did not hold" in out.stdout
+    # --step paused before each step: the start, Option 2's Step 1 (then it stops), the stop
+    assert out.stdout.count("-- press Enter for the next step --") == 3
