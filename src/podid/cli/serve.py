@@ -80,20 +80,24 @@ async def _serve(config: object) -> None:
 @click.option("--aliases", is_flag=True, help="Also print kubectl/eksctl aliases.")
 def env(host: str | None, port: int | None, aliases: bool) -> None:
     """Print `export` lines so that `eval "$(podid env)"` points the aws CLI at podid as its administrator."""
-    from podid.gateway.endpoint import ADMIN_FILE, CONFIG_FILE, read_admin
+    # The state files are read directly: importing podid.gateway (aiohttp, botocore's loaders) would
+    # make `eval "$(podid env)"` take most of a second. Names as in podid.gateway.endpoint.
+    import json
 
     state_dir = resolve_state_dir()
-    if not (state_dir / ADMIN_FILE).exists():
+    try:
+        admin = json.loads((state_dir / "admin.json").read_text())
+        key_id, secret = str(admin["access_key_id"]), str(admin["secret_access_key"])
+    except (OSError, ValueError, KeyError, TypeError):
         raise click.ClickException(
             f"no podid state in {state_dir}: start it first with `podid serve` or `podid up`"
-        )
-    admin = read_admin(state_dir)
+        ) from None
     info = read_endpoint(state_dir, host, port)
-    region = _region(state_dir / CONFIG_FILE)
+    region = _region(state_dir / "config.json")
     lines = {
         "AWS_ENDPOINT_URL": info.url,
-        "AWS_ACCESS_KEY_ID": admin.access_key_id,
-        "AWS_SECRET_ACCESS_KEY": admin.secret_access_key,
+        "AWS_ACCESS_KEY_ID": key_id,
+        "AWS_SECRET_ACCESS_KEY": secret,
         "AWS_DEFAULT_REGION": region,
         "AWS_REGION": region,
         "PODID_STATE_DIR": str(state_dir),

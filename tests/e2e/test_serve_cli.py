@@ -1,0 +1,108 @@
+"""`podid serve` and `podid env` as a user runs them: real processes, bash, the aws CLI v1."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from tests.e2e.serve_support import BIN, PODID, ServeProcess, base_env
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServeProcess]:
+    with ServeProcess(tmp_path_factory.mktemp("serve") / "state") as proc:
+        yield proc
+
+
+def run(argv: list[str], **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(argv, env=base_env(**env), capture_output=True, text=True, timeout=60, check=False)
+
+
+def test_eval_podid_env_points_the_aws_cli_at_the_admin(served: ServeProcess) -> None:
+    script = 'set -e; eval "$(podid env --state-dir "$D")"; aws sts get-caller-identity --output json'
+    done = run(["bash", "-c", script], D=str(served.state_dir), PATH=f"{BIN}:{os.environ['PATH']}")
+    assert done.returncode == 0, done.stderr
+    me = json.loads(done.stdout)
+    assert me["Arn"] == f"arn:aws:iam::{served.account_id}:user/admin"
+    assert me["Account"] == served.account_id
+
+
+def test_env_prints_the_running_endpoint_and_admin_keys(served: ServeProcess) -> None:
+    printed = run([PODID, "env", "--state-dir", str(served.state_dir)])
+    assert printed.returncode == 0, printed.stderr
+    lines = dict(
+        line.removeprefix("export ").split("=", 1)
+        for line in printed.stdout.splitlines()
+        if line.startswith("export ")
+    )
+    assert lines["AWS_ENDPOINT_URL"] == served.url
+    assert lines["AWS_ACCESS_KEY_ID"] == served.admin.access_key_id
+    assert lines["AWS_SECRET_ACCESS_KEY"] == served.admin.secret_access_key
+    assert lines["AWS_DEFAULT_REGION"] == lines["AWS_REGION"] == "us-west-2"
+    # the same output whether --state-dir comes before the subcommand, after it, or from the environment
+    before = run([PODID, "--state-dir", str(served.state_dir), "env"])
+    equals = run([PODID, "env", f"--state-dir={served.state_dir}"])
+    from_env = run([PODID, "env"], PODID_STATE_DIR=str(served.state_dir))
+    assert before.stdout == equals.stdout == from_env.stdout == printed.stdout
+    # --host/--port override what serve wrote
+    overridden = run([PODID, "env", "--port", "1234"], PODID_STATE_DIR=str(served.state_dir))
+    assert "export AWS_ENDPOINT_URL=http://127.0.0.1:1234\n" in overridden.stdout
+
+
+def test_env_without_state_is_a_clear_error(tmp_path: Path) -> None:
+    empty = tmp_path / "nothing-here"
+    done = run([PODID, "env", "--state-dir", str(empty)])
+    assert done.returncode == 1
+    assert done.stdout == ""
+    assert f"no podid state in {empty}" in done.stderr
+    assert "podid serve" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_serve_on_a_busy_port_is_a_clear_error(served: ServeProcess, tmp_path: Path) -> None:
+    port = served.url.rsplit(":", 1)[1]
+    before = (served.state_dir / "endpoint.json").read_text()
+    for state in (tmp_path / "other", served.state_dir):
+        done = run([PODID, "serve", "--state-dir", str(state), "--port", port, "--no-runtime"])
+        assert done.returncode == 1, done.stderr
+        assert f"cannot listen on 127.0.0.1:{port}" in done.stderr
+        assert "address already in use" in done.stderr
+        assert "Traceback" not in done.stderr
+    # the running server's endpoint file still names it, and it still answers
+    assert (served.state_dir / "endpoint.json").read_text() == before
+    assert served.client("sts").get_caller_identity()["Account"] == served.account_id
+
+
+def test_sigterm_exits_cleanly_and_removes_the_endpoint_file(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    proc = ServeProcess(state).start()
+    assert (state / "endpoint.json").exists()
+    assert proc.terminate() == 0
+    assert not (state / "endpoint.json").exists()
+    assert (state / "admin.json").exists()  # the state itself stays
+    assert "Traceback" not in proc.log_text()
+
+
+def test_serve_reads_podid_state_dir(tmp_path: Path) -> None:
+    state = tmp_path / "from-env"
+    env = base_env(PODID_STATE_DIR=str(state))
+    with subprocess.Popen(
+        [PODID, "serve", "--port", "0", "--no-runtime"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as proc:
+        try:
+            line = proc.stderr.readline() if proc.stderr else ""
+            assert f"state {state}" in line, line
+            assert json.loads((state / "endpoint.json").read_text())["pid"] == proc.pid
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
