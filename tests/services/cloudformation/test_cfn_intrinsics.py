@@ -157,3 +157,12 @@ def test_use_previous_value() -> None:
         template.parameters, [ParameterInput("Env", use_previous=True)], {"Env": "dev"}
     )
     assert values["Env"] == "dev"
+
+
+def test_circular_conditions_are_an_error() -> None:
+    template = load_template(
+        "Conditions: {A: !Condition B, B: !Not [!Condition A]}\nResources: {R: {Type: AWS::EC2::VPC}}"
+    )
+    scope = Scope(template=template, params={}, pseudo={})
+    with pytest.raises(ValidationError, match="Circular dependency between conditions"):
+        scope.evaluate_conditions()

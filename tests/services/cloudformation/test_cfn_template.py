@@ -136,3 +136,36 @@ def test_cycle_is_reported_with_the_resources_on_it() -> None:
     with pytest.raises(ValidationError) as caught:
         creation_order(_graph(resources))
     assert caught.value.message == "Circular dependency between resources: [A, B, C]"
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("Resources: {R: {Type: AWS::EC2::VPC, DependsOn: [1]}}", "DependsOn] must be a string or a list"),
+        ("Resources: {R: {Type: AWS::EC2::VPC, Condition: [x]}}", "Condition] must be a string"),
+        (
+            "Resources: {R: {Type: AWS::EC2::VPC, Properties: {A: &a [*a]}}}",
+            "too large once its YAML aliases",
+        ),
+        ("Resources: {R: {Type: AWS::EC2::VPC, Properties: {A: !!binary aGk=}}}", "unsupported YAML value"),
+        (
+            "Parameters: {P: {Type: String, AllowedPattern: '['}}\nResources: {R: {Type: AWS::EC2::VPC}}",
+            "AllowedPattern is not a valid pattern",
+        ),
+        (
+            "Parameters: {P: {Type: Number, MinValue: abc}}\nResources: {R: {Type: AWS::EC2::VPC}}",
+            "MinValue must be a number",
+        ),
+    ],
+)
+def test_hostile_or_malformed_templates_are_refused(body: str, message: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        load_template(body)
+    assert message in caught.value.message
+
+
+def test_alias_bomb_is_refused_before_it_is_walked() -> None:
+    lines = ["Resources: {R: {Type: AWS::EC2::VPC}}", "Metadata:", "  l0: &l0 [x, x, x, x, x, x, x, x, x]"]
+    lines += [f"  l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 9)}]" for i in range(1, 9)]
+    with pytest.raises(ValidationError, match="too large"):
+        load_template("\n".join(lines))

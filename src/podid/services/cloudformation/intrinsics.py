@@ -52,14 +52,22 @@ class Scope:
     getatt: Callable[[str, str], Any] = lambda name, attribute: UNKNOWN
     import_value: Callable[[str], Any] = lambda name: UNKNOWN
     conditions: dict[str, bool] = field(default_factory=dict)
+    evaluating: list[str] = field(default_factory=list)
 
     def condition(self, name: str) -> bool:
         if name not in self.conditions:
             decl = self.template.conditions.get(name)
             if decl is None:
                 raise template_error(f"unresolved condition dependency {name}")
-            self.conditions[name] = False  # guards against a cycle between conditions
-            self.conditions[name] = _truth(resolve(decl, self))
+            if name in self.evaluating:
+                raise template_error(
+                    f"Circular dependency between conditions: [{', '.join(self.evaluating)}]"
+                )
+            self.evaluating.append(name)
+            try:
+                self.conditions[name] = _truth(resolve(decl, self))
+            finally:
+                self.evaluating.remove(name)
         return self.conditions[name]
 
     def evaluate_conditions(self) -> dict[str, bool]:

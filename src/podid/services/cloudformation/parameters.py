@@ -132,11 +132,11 @@ def _check(name: str, decl: Mapping[str, Any], value: str) -> None:
         pattern = decl.get("AllowedPattern")
         if pattern is not None and re.fullmatch(str(pattern), item) is None:
             raise ValidationError(hint or f"Parameter '{name}' must match pattern {pattern}")
-        if "MinLength" in decl and len(item) < int(decl["MinLength"]):
+        if "MinLength" in decl and len(item) < float(decl["MinLength"]):
             raise ValidationError(
                 hint or f"Parameter '{name}' must contain at least {decl['MinLength']} characters"
             )
-        if "MaxLength" in decl and len(item) > int(decl["MaxLength"]):
+        if "MaxLength" in decl and len(item) > float(decl["MaxLength"]):
             raise ValidationError(
                 hint or f"Parameter '{name}' must contain at most {decl['MaxLength']} characters"
             )

@@ -216,8 +216,33 @@ def load_template(text: str) -> Template:
     body = parse_body(text)
     if not isinstance(body, dict):
         raise format_error("not a valid template: the body must be a JSON or YAML object")
+    _check_expanded_size(body)
+    for section in ("Parameters", "Mappings", "Conditions", "Resources", "Outputs"):
+        if isinstance(body.get(section), dict):  # YAML reads `1:` as an int; CloudFormation as "1"
+            body[section] = {str(k): v for k, v in body[section].items()}
     check_structure(body)
     return Template(body)
+
+
+MAX_NODES = 200_000
+
+
+def _check_expanded_size(body: Any) -> None:
+    """YAML aliases share nodes: a small body can expand to a huge (or endless) tree. Refuse those."""
+    seen = 0
+    pending = [body]
+    while pending:
+        node = pending.pop()
+        seen += 1
+        if seen > MAX_NODES:
+            raise format_error("the template is too large once its YAML aliases are expanded")
+        if isinstance(node, dict):
+            pending.extend(node.values())
+        elif isinstance(node, list):
+            pending.extend(node)
+        elif node is not None and not isinstance(node, str | int | float):
+            # !!binary, !!set, !!timestamp, !!omap: nothing a JSON template could say
+            raise format_error(f"unsupported YAML value of type {type(node).__name__}")
 
 
 def check_structure(body: Mapping[str, Any]) -> None:
@@ -256,6 +281,19 @@ def _check_parameters(params: Mapping[str, Any]) -> None:
             raise format_error(f"Invalid template parameter property '{unknown[0]}'")
         if not is_known_type(str(decl["Type"])):
             raise format_error(f"Unrecognized parameter type: {decl['Type']}")
+        for bound in ("MinLength", "MaxLength", "MinValue", "MaxValue"):
+            if bound in decl:
+                try:
+                    float(decl[bound])
+                except (TypeError, ValueError):
+                    raise format_error(f"Parameter {name}: {bound} must be a number") from None
+        if "AllowedPattern" in decl:
+            try:
+                re.compile(str(decl["AllowedPattern"]))
+            except re.error:
+                raise format_error(f"Parameter {name}: AllowedPattern is not a valid pattern") from None
+        if "AllowedValues" in decl and not isinstance(decl["AllowedValues"], list):
+            raise format_error(f"Parameter {name}: AllowedValues must be a list")
 
 
 def _check_resources(resources: Mapping[str, Any]) -> None:
@@ -270,6 +308,13 @@ def _check_resources(resources: Mapping[str, Any]) -> None:
                 raise format_error(f"Invalid template resource property '{key}'")
         if "Properties" in decl and not isinstance(decl["Properties"], dict):
             raise format_error(f"[/Resources/{name}/Properties] must be an object")
+        for attribute in ("Condition", "DeletionPolicy", "UpdateReplacePolicy"):
+            if attribute in decl and not isinstance(decl[attribute], str):
+                raise format_error(f"[/Resources/{name}/{attribute}] must be a string")
+        depends = decl.get("DependsOn", [])
+        depends = [depends] if isinstance(depends, str) else depends
+        if not isinstance(depends, list) or not all(isinstance(d, str) for d in depends):
+            raise format_error(f"[/Resources/{name}/DependsOn] must be a string or a list of strings")
         policy = decl.get("DeletionPolicy")
         if policy is not None and policy not in DELETION_POLICIES:
             raise format_error(f"Unrecognized DeletionPolicy {policy} for resource {name}")
