@@ -32,7 +32,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from podid.policy.wildcard import ContextValue, Template, Var, glob_regex, substitute, template_glob_regex
+from podid.policy.wildcard import (
+    ContextValue,
+    Template,
+    Var,
+    chars_glob_regex,
+    glob_regex,
+    substitute,
+    template_chars,
+    template_glob_regex,
+)
 
 _INVALID = object()  # a policy value that can never match (unparsable number, date, CIDR, ARN)
 
@@ -106,6 +115,24 @@ def _c_arn(v: str) -> object:
     return tuple(re.compile(glob_regex(p), re.DOTALL) for p in parts)
 
 
+def _arn_template(template: Template, context: Mapping[str, ContextValue]) -> object | None:
+    """An Arn* policy value with variables: the six component patterns, variable text literal (its
+    colons still separate components: `${aws:PrincipalArn}` is a whole ARN); None when a variable
+    has no value or the result is not an ARN."""
+    chars = template_chars(template, context)
+    if chars is None:
+        return None
+    parts: list[list[tuple[str, bool]]] = [[]]
+    for ch, wild in chars:
+        if ch == ":" and len(parts) < 6:
+            parts.append([])
+        else:
+            parts[-1].append((ch, wild))
+    if len(parts) != 6:
+        return None
+    return tuple(re.compile(chars_glob_regex(p), re.DOTALL) for p in parts)
+
+
 def _t_eq(ctx: str, pol: Any) -> bool:
     return bool(ctx == pol)
 
@@ -166,6 +193,8 @@ class OperatorSpec:
     test: Callable[[str, Any], bool]
     negated: bool
     like: bool = False  # wildcard operator: variable values are escaped into the pattern
+    arn: bool = False  # Arn*: six components compared separately, variable values literal
+    variables: bool = True  # policy variables are substituted (String, Bool, Arn operators only)
 
 
 def _eq(a: float, b: float) -> bool:
@@ -196,27 +225,27 @@ def _table() -> dict[str, OperatorSpec]:
         OperatorSpec("StringNotEqualsIgnoreCase", _c_fold, _t_fold, True),
         OperatorSpec("StringLike", _c_like, _t_like, False, like=True),
         OperatorSpec("StringNotLike", _c_like, _t_like, True, like=True),
-        OperatorSpec("NumericEquals", _c_number, _num_test(_eq), False),
-        OperatorSpec("NumericNotEquals", _c_number, _num_test(_eq), True),
-        OperatorSpec("NumericLessThan", _c_number, _num_test(_lt), False),
-        OperatorSpec("NumericLessThanEquals", _c_number, _num_test(_le), False),
-        OperatorSpec("NumericGreaterThan", _c_number, _num_test(_gt), False),
-        OperatorSpec("NumericGreaterThanEquals", _c_number, _num_test(_ge), False),
-        OperatorSpec("DateEquals", _c_date, _date_test(_eq), False),
-        OperatorSpec("DateNotEquals", _c_date, _date_test(_eq), True),
-        OperatorSpec("DateLessThan", _c_date, _date_test(_lt), False),
-        OperatorSpec("DateLessThanEquals", _c_date, _date_test(_le), False),
-        OperatorSpec("DateGreaterThan", _c_date, _date_test(_gt), False),
-        OperatorSpec("DateGreaterThanEquals", _c_date, _date_test(_ge), False),
+        OperatorSpec("NumericEquals", _c_number, _num_test(_eq), False, variables=False),
+        OperatorSpec("NumericNotEquals", _c_number, _num_test(_eq), True, variables=False),
+        OperatorSpec("NumericLessThan", _c_number, _num_test(_lt), False, variables=False),
+        OperatorSpec("NumericLessThanEquals", _c_number, _num_test(_le), False, variables=False),
+        OperatorSpec("NumericGreaterThan", _c_number, _num_test(_gt), False, variables=False),
+        OperatorSpec("NumericGreaterThanEquals", _c_number, _num_test(_ge), False, variables=False),
+        OperatorSpec("DateEquals", _c_date, _date_test(_eq), False, variables=False),
+        OperatorSpec("DateNotEquals", _c_date, _date_test(_eq), True, variables=False),
+        OperatorSpec("DateLessThan", _c_date, _date_test(_lt), False, variables=False),
+        OperatorSpec("DateLessThanEquals", _c_date, _date_test(_le), False, variables=False),
+        OperatorSpec("DateGreaterThan", _c_date, _date_test(_gt), False, variables=False),
+        OperatorSpec("DateGreaterThanEquals", _c_date, _date_test(_ge), False, variables=False),
         OperatorSpec("Bool", _c_bool, _t_bool, False),
-        OperatorSpec("BinaryEquals", _c_identity, _t_eq, False),
-        OperatorSpec("IpAddress", _c_cidr, _t_ip, False),
-        OperatorSpec("NotIpAddress", _c_cidr, _t_ip, True),
-        OperatorSpec("ArnEquals", _c_arn, _t_arn, False),
-        OperatorSpec("ArnLike", _c_arn, _t_arn, False),
-        OperatorSpec("ArnNotEquals", _c_arn, _t_arn, True),
-        OperatorSpec("ArnNotLike", _c_arn, _t_arn, True),
-        OperatorSpec("Null", _c_bool, _t_bool, False),
+        OperatorSpec("BinaryEquals", _c_identity, _t_eq, False, variables=False),
+        OperatorSpec("IpAddress", _c_cidr, _t_ip, False, variables=False),
+        OperatorSpec("NotIpAddress", _c_cidr, _t_ip, True, variables=False),
+        OperatorSpec("ArnEquals", _c_arn, _t_arn, False, arn=True),
+        OperatorSpec("ArnLike", _c_arn, _t_arn, False, arn=True),
+        OperatorSpec("ArnNotEquals", _c_arn, _t_arn, True, arn=True),
+        OperatorSpec("ArnNotLike", _c_arn, _t_arn, True, arn=True),
+        OperatorSpec("Null", _c_bool, _t_bool, False, variables=False),
     ]
     return {r.name: r for r in rows}
 
@@ -280,6 +309,11 @@ class Condition:
         assert spec is not None
         out: list[object] = []
         for v in self.values:
+            if spec.arn:
+                parts = _arn_template(v, context)
+                if parts is not None:
+                    out.append(parts)
+                continue
             if spec.like:
                 rx = template_glob_regex(v, context)
                 if rx is not None:

@@ -476,10 +476,11 @@ def _compile_statement(index: int, st: dict[str, Any], version: str) -> Statemen
         op = parse_operator(op_name)
         if op.spec is None:
             unknown.append(op_name)
+        # Policy variables only in Version 2012-10-17 and only for the operators that take them.
+        variables = version == "2012-10-17" and (op.spec is None or op.spec.variables)
         for key, value in block.items():
             values = tuple(
-                parse_template(v) if version == "2012-10-17" else literal_template(v)
-                for v in _condition_values(value)
+                parse_template(v) if variables else literal_template(v) for v in _condition_values(value)
             )
             conditions.append(Condition.build(op, key, values))
     return Statement(

@@ -129,6 +129,36 @@ def template_glob_regex(template: Template, context: Mapping[str, ContextValue])
     return "".join(out)
 
 
+def template_chars(template: Template, context: Mapping[str, ContextValue]) -> list[tuple[str, bool]] | None:
+    """The template's characters with variables substituted, each with whether it may act as a
+    wildcard (only characters written literally in the policy can); None when a variable has no
+    value."""
+    out: list[tuple[str, bool]] = []
+    for part in template:
+        if isinstance(part, Var):
+            value = resolve_variable(part, context)
+            if value is None:
+                return None
+            out.extend((ch, False) for ch in value)
+        else:
+            wild = not isinstance(part, _Escaped)
+            out.extend((ch, wild) for ch in part)
+    return out
+
+
+def chars_glob_regex(chars: Sequence[tuple[str, bool]]) -> str:
+    """Like `glob_regex`, for characters from `template_chars`."""
+    out: list[str] = []
+    for ch, wild in chars:
+        if wild and ch == "*":
+            out.append(".*")
+        elif wild and ch == "?":
+            out.append(".")
+        else:
+            out.append(re.escape(ch))
+    return "".join(out)
+
+
 def resource_fragments(template: Template) -> tuple[str | Var, ...]:
     """Regex fragments for a Resource pattern (see the module docstring), variables left in place.
 
