@@ -160,6 +160,26 @@ def cluster(tmp_path: Path) -> Iterator[tuple[RunningEndpoint, Path]]:
         )
         eks.create_addon(clusterName="eks-pod-identity-demo", addonName="eks-pod-identity-agent")
         yield ep, state_dir
+    # stopping the endpoint stopped every pod and agent and removed the nodes' namespaces and links
+    from podid.kube.netns import prefix_for
+
+    prefix = prefix_for(state_dir)
+    listing = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True, check=False).stdout
+    listing += subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=False).stdout
+    assert prefix not in listing
+    for record in (state_dir / "run").glob("*/pods/*/pids"):
+        for line in record.read_text().splitlines():
+            assert not Path(f"/proc/{line.split()[0]}").exists() or _stale(line)
+
+
+def _stale(record: str) -> bool:
+    """A recorded pid now used by another process (its start time differs)."""
+    pid, ticks = record.split()
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rsplit(")", 1)[1].split()[19] != ticks
 
 
 def test_walkthrough_steps_2_5_6(cluster: tuple[RunningEndpoint, Path]) -> None:
@@ -234,3 +254,67 @@ def test_walkthrough_steps_2_5_6(cluster: tuple[RunningEndpoint, Path]) -> None:
         "PATH",
     } <= set(env)
     assert not any(k.startswith("PODID_") for k in env)
+
+
+def test_association_timing_as_on_eks(cluster: tuple[RunningEndpoint, Path]) -> None:
+    """A pod created before its association has no credentials; the Deployment's replacements do;
+    after the association is deleted, a pod's first credential request fails with EKS Auth's error
+    passed through by the agent."""
+    ep, state_dir = cluster
+    wait_until(lambda: len(running_pods(state_dir, "-n", "kube-system")) == 2, "two ready agents")
+    out = kubectl(state_dir, "apply", "-f", "-", input=DEMO_APP)
+    assert out.returncode == 0, out.stderr
+    wait_until(lambda: len(running_pods(state_dir, "-n", "demo-ns")) == 2, "two running pods")
+    early = running_pods(state_dir, "-n", "demo-ns")
+    out = kubectl(
+        state_dir, "exec", "-n", "demo-ns", early[0], "--", "sh", "-c", "env | grep -c AWS_CONTAINER_ || true"
+    )
+    assert out.stdout.strip() == "0"  # not mutated: no association at admission time
+    # the service account's literal `eks.amazonaws.com/role-arn: $POD_ROLE_ARN` got IRSA's variables
+    # instead (as on EKS), and the aws CLI refuses that value
+    out = kubectl(state_dir, "exec", "-n", "demo-ns", early[0], "--", "sh", "-c", "echo $AWS_ROLE_ARN")
+    assert out.stdout == "$POD_ROLE_ARN\n"
+    out = kubectl(state_dir, "exec", "-n", "demo-ns", early[0], "--", "aws", "sts", "get-caller-identity")
+    assert out.returncode == 255
+    assert "Invalid length for parameter RoleArn" in out.stderr
+
+    iam = ep.boto3_client("iam")
+    role_arn = iam.create_role(
+        RoleName="s3-app-eks-pod-identity-role", AssumeRolePolicyDocument=json.dumps(TRUST_PODS)
+    )["Role"]["Arn"]
+    eks = ep.boto3_client("eks")
+    assoc = eks.create_pod_identity_association(
+        clusterName="eks-pod-identity-demo", namespace="demo-ns", serviceAccount="demo-sa", roleArn=role_arn
+    )["association"]
+    out = kubectl(state_dir, "delete", "pod", "-n", "demo-ns", *early)
+    assert out.stdout == "".join(f'pod "{name}" deleted\n' for name in early)
+    wait_until(lambda: len(set(running_pods(state_dir, "-n", "demo-ns")) - set(early)) == 2, "replacements")
+    first, second = sorted(set(running_pods(state_dir, "-n", "demo-ns")) - set(early))
+    pod = json.loads(kubectl(state_dir, "get", "pods", "-n", "demo-ns", first, "-o", "json").stdout)
+    assert pod["metadata"]["labels"]["eks.amazonaws.com/pod-identity"] == "enabled"
+    out = kubectl(
+        state_dir,
+        "exec",
+        "-n",
+        "demo-ns",
+        first,
+        "--",
+        "aws",
+        "sts",
+        "get-caller-identity",
+        "--query",
+        "Arn",
+        "--output",
+        "text",
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("arn:aws:sts::111122223333:assumed-role/s3-app-eks-pod-identity-role/eks-")
+
+    eks.delete_pod_identity_association(
+        clusterName="eks-pod-identity-demo", associationId=assoc["associationId"]
+    )
+    out = kubectl(state_dir, "exec", "-n", "demo-ns", second, "--", "aws", "sts", "get-caller-identity")
+    assert out.returncode != 0
+    assert "from container metadata" in out.stderr, out.stderr
+    assert "Exception): " in out.stderr, out.stderr
+    assert "fault: client" in out.stderr, out.stderr
