@@ -36,7 +36,7 @@ from podid.wire.checksums import (
     parse_content_md5,
     valid_encoding,
 )
-from podid.wire.chunked import ChunkedBody, decode_aws_chunked, verify_sha256_stream
+from podid.wire.chunked import ChunkedBody, decode_aws_chunked
 from podid.wire.sigv4 import STREAMING_MODES, STREAMING_UNSIGNED_TRAILER
 
 # S3 computes CRC64NVME for every new object that arrives without a checksum (since Dec 2024).
@@ -124,10 +124,15 @@ async def receive_body(
             stream, mode=mode, verified=verified, trailer_names=trailer_names, decoded_length=int(decoded)
         )
         body = chunked
-    elif (
-        _hex64(mode) and verified is not None and not verified.payload_checked and not isinstance(body, bytes)
-    ):
-        body = verify_sha256_stream(body, mode)
+    # A hex x-amz-content-sha256 on a streamed body: hashed while writing, compared before accepting.
+    expected_sha = (
+        mode
+        if _hex64(mode)
+        and verified is not None
+        and not verified.payload_checked
+        and not isinstance(body, bytes)
+        else None
+    )
 
     requested = normalize_algorithm(str(params.get("ChecksumAlgorithm") or ""))
     chosen = algorithm or trailer_alg or next(iter(claimed), None) or requested or DEFAULT_ALGORITHM
@@ -135,7 +140,9 @@ async def receive_body(
     if trailer_alg is not None:
         wanted.add(trailer_alg)
     try:
-        staged = await blobs.write(body, algorithms=sorted(wanted), limit=limit)
+        staged = await blobs.write(
+            body, algorithms=sorted(wanted), limit=limit, sha256=expected_sha is not None
+        )
     except OverflowError:
         raise AwsError(
             "Your proposed upload exceeds the maximum allowed size",
@@ -144,6 +151,16 @@ async def receive_body(
             fields={"MaxSizeAllowed": str(limit)},
         ) from None
     try:
+        if expected_sha is not None and staged.sha256_hex != expected_sha:
+            raise AwsError(
+                "The provided 'x-amz-content-sha256' header does not match what was computed.",
+                code="XAmzContentSHA256Mismatch",
+                status=400,
+                fields={
+                    "ClientComputedContentSHA256": expected_sha,
+                    "S3ComputedContentSHA256": staged.sha256_hex,
+                },
+            )
         _check(staged, claimed, chunked, trailer_alg, md5_header, params)
     except BaseException:
         blobs.discard(staged)

@@ -23,10 +23,15 @@ import uuid
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from podid.wire.checksums import Checksum, Md5, new_checksum
 
 READ_CHUNK = 1024 * 1024
+
+
+class _Hasher(Protocol):
+    def update(self, data: bytes, /) -> None: ...
 
 
 @dataclass
@@ -73,30 +78,40 @@ class BlobStore:
         md5 = Md5()
         sha = hashlib.sha256() if sha256 else None
         sums = {alg: new_checksum(alg) for alg in algorithms}
+        hashers: list[_Hasher] = [md5, *sums.values(), *(on_chunk or ())]
+        if sha is not None:
+            hashers.append(sha)
         size = 0
+        loop = asyncio.get_running_loop()
+        pending: asyncio.Future[None] | None = None
         try:
             # Local disk writes of page-cache-sized pieces: cheaper inline than in a thread.
             with open(path, "wb") as handle:  # noqa: ASYNC230
-                if isinstance(body, bytes | bytearray):
-                    pieces: AsyncIterator[bytes] = _one(bytes(body))
-                else:
-                    pieces = body
+                pieces = _one(bytes(body)) if isinstance(body, bytes | bytearray) else body
+
+                def absorb(piece: bytes) -> None:
+                    handle.write(piece)
+                    for h in hashers:
+                        h.update(piece)
+
                 async for piece in pieces:
                     size += len(piece)
                     if limit is not None and size > limit:
                         raise OverflowError(size)
-                    handle.write(piece)
-                    md5.update(piece)
-                    if sha is not None:
-                        sha.update(piece)
-                    for c in sums.values():
-                        c.update(piece)
-                    for c in on_chunk or ():
-                        c.update(piece)
+                    # Hash and write one piece in a worker thread while the next one arrives (the
+                    # hashes release the GIL): MD5 alone would otherwise cap uploads near 400 MiB/s.
+                    if pending is not None:
+                        await pending
+                    pending = loop.run_in_executor(None, absorb, piece)
+                if pending is not None:
+                    await pending
+                    pending = None
                 handle.flush()
                 # Durable before the metadata that points at it is committed.
                 await asyncio.to_thread(os.fsync, handle.fileno())
         except BaseException:
+            if pending is not None:
+                await asyncio.wait([pending])
             path.unlink(missing_ok=True)
             raise
         return Staged(
