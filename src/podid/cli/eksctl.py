@@ -385,3 +385,14 @@ def delete_pia(
         Manager(podid, progress, seconds).delete_pod_identities(name, cluster_region, targets)
 
     _run(action)
+
+
+def _register_irsa() -> None:
+    """IRSA: utils associate-iam-oidc-provider / migrate-to-pod-identity, create|get|delete
+    iamserviceaccount (`podid.cli.eksctl_irsa`)."""
+    from podid.cli.eksctl_irsa import register
+
+    register(eksctl, create, get, delete)
+
+
+_register_irsa()
