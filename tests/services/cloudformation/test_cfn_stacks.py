@@ -468,3 +468,21 @@ Outputs:
     assert err["Message"] == "Resource Nope does not exist for stack describe"
     cfn.delete_stack(StackName="describe")
     cfn.delete_stack(StackName="never-existed")  # succeeds, as on AWS
+
+
+@pytest.mark.parametrize(
+    ("properties", "message"),
+    [
+        ("{CidrBlock: 10.0.0.0/16, Tags: abc}", "#/Tags: expected type: JSONArray, found: String"),
+        ("{CidrBlock: 10.0.0.0/16, Tags: [{Key: a}]}", "#/Tags/0: required key [Value] not found"),
+        ("{CidrBlock: 10.0.0.0/16, Colour: blue}", "#: extraneous key [Colour] is not permitted"),
+    ],
+)
+def test_property_shapes_are_checked(cfn: Any, properties: str, message: str) -> None:
+    name = f"shape-{abs(hash(properties)) % 10_000}"
+    cfn.create_stack(
+        StackName=name, TemplateBody=f"Resources:\n  V: {{Type: AWS::EC2::VPC, Properties: {properties}}}"
+    )
+    failed = [e[2] for e in events(cfn, name) if e[1] == "CREATE_FAILED"]
+    assert failed == [f"Properties validation failed for resource V with message: [{message}]"]
+    cfn.delete_stack(StackName=name)

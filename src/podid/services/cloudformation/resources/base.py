@@ -86,6 +86,8 @@ class ResourceHandler:
     attributes: ClassVar[frozenset[str]] = frozenset()
     iam: ClassVar[bool] = False
     name_property: ClassVar[str | None] = None  # a custom name: replacing it needs a new name
+    objects: ClassVar[frozenset[str]] = frozenset()  # properties the schema types as objects
+    lists: ClassVar[frozenset[str]] = frozenset({"Tags"})  # ... and as arrays
 
     def check(self, props: Mapping[str, Any]) -> None:
         """The schema's checks, CloudFormation's "Properties validation failed" messages."""
@@ -95,6 +97,20 @@ class ResourceHandler:
         for key in self.required:
             if key not in props:
                 raise PropertyError(f"#: required key [{key}] not found")
+        for key, value in props.items():
+            if key in self.objects and not isinstance(value, dict):
+                raise PropertyError(f"#/{key}: expected type: JSONObject, found: {_json_type(value)}")
+            if key in self.lists and not isinstance(value, list):
+                raise PropertyError(f"#/{key}: expected type: JSONArray, found: {_json_type(value)}")
+        if isinstance(props.get("Tags"), list):
+            for index, tag in enumerate(props["Tags"]):
+                if not isinstance(tag, dict):
+                    raise PropertyError(
+                        f"#/Tags/{index}: expected type: JSONObject, found: {_json_type(tag)}"
+                    )
+                for member in ("Key", "Value"):
+                    if member not in tag:
+                        raise PropertyError(f"#/Tags/{index}: required key [{member}] not found")
 
     def create(self, ctx: ResourceContext, props: Mapping[str, Any]) -> Provisioned:
         raise NotImplementedError
@@ -117,6 +133,20 @@ class ResourceHandler:
 
     def needs_replacement(self, old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
         return sorted(k for k in self.replace_on if old.get(k) != new.get(k))
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "Boolean"
+    if isinstance(value, int | float):
+        return "Number"
+    if isinstance(value, str):
+        return "String"
+    if isinstance(value, list):
+        return "JSONArray"
+    if isinstance(value, dict):
+        return "JSONObject"
+    return "Null"
 
 
 def tags_of(props: Mapping[str, Any]) -> list[tuple[str, str]]:

@@ -124,6 +124,21 @@ class ClusterHandler(_Eks):
         }
     )
     required = ("ResourcesVpcConfig", "RoleArn")
+    objects = frozenset(
+        {
+            "AccessConfig",
+            "ComputeConfig",
+            "KubernetesNetworkConfig",
+            "Logging",
+            "OutpostConfig",
+            "RemoteNetworkConfig",
+            "ResourcesVpcConfig",
+            "StorageConfig",
+            "UpgradePolicy",
+            "ZonalShiftConfig",
+        }
+    )
+    lists = frozenset({"Tags", "EncryptionConfig"})
     replace_on = frozenset(
         {
             "Name",
@@ -239,6 +254,18 @@ class NodegroupHandler(_Eks):
         }
     )
     required = ("ClusterName", "NodeRole", "Subnets")
+    objects = frozenset(
+        {
+            "Labels",
+            "LaunchTemplate",
+            "NodeRepairConfig",
+            "RemoteAccess",
+            "ScalingConfig",
+            "Tags",
+            "UpdateConfig",
+        }
+    )
+    lists = frozenset({"InstanceTypes", "Subnets", "Taints"})
     replace_on = frozenset(
         {
             "ClusterName",
@@ -314,6 +341,8 @@ class AddonHandler(_Eks):
         }
     )
     required = ("AddonName", "ClusterName")
+    objects = frozenset({"NamespaceConfig"})
+    lists = frozenset({"PodIdentityAssociations", "Tags"})
     replace_on = frozenset({"AddonName", "ClusterName", "NamespaceConfig"})
     attributes = frozenset({"Arn"})
 

@@ -84,6 +84,7 @@ class RoleHandler(_Iam):
         }
     )
     required = ("AssumeRolePolicyDocument",)
+    lists = frozenset({"ManagedPolicyArns", "Policies", "Tags"})
     replace_on = frozenset({"RoleName", "Path"})
     attributes = frozenset({"Arn", "RoleId"})
     name_property = "RoleName"
