@@ -28,8 +28,8 @@ def run_demo(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_option_1_eksctl_every_expectation_holds(tmp_path: Path) -> None:
-    out = run_demo("--option", "1", cwd=tmp_path)  # examples/ found in the source tree
+def test_make_demo_both_options_every_expectation_holds(tmp_path: Path) -> None:
+    out = run_demo(cwd=tmp_path)  # what `make demo` runs; examples/ found in the source tree
     transcript = out.stdout
     assert out.returncode == 0, transcript[-4000:] + out.stderr[-2000:]
     assert "every expected outcome held" in transcript
@@ -52,6 +52,20 @@ def test_option_1_eksctl_every_expectation_holds(tmp_path: Path) -> None:
         "$ aws eks delete-pod-identity-association",
         "An error occurred (DeleteConflict) when calling the DeleteRole operation",
         "$ podid eksctl delete cluster --name eks-pod-identity-demo",
+        "all cluster resources were deleted",
+        "Option 2: CloudFormation",
+        "EKSPodIdentityAssociation:",
+        'Namespace: "demo-ns" # ← Change this',
+        "$ aws cloudformation deploy --template-file eks-pod-identity.yaml",
+        "Successfully created/updated stack - eks-pod-identity-demo",
+        "CREATE_COMPLETE",
+        "$ podid kubectl get pods -n kube-system",
+        "$ podid kubectl apply -f demo-app.yaml",
+        "-- aws sts get-caller-identity",
+        ":assumed-role/",
+        "An error occurred (AccessDenied) when calling the CreateBucket operation",
+        "$ aws cloudformation delete-stack --stack-name eks-pod-identity-demo",
+        "$ aws cloudformation wait stack-delete-complete --stack-name eks-pod-identity-demo",
         "podid stopped",
     ]
     position = 0
@@ -60,7 +74,7 @@ def test_option_1_eksctl_every_expectation_holds(tmp_path: Path) -> None:
         assert found >= 0, f"{needle!r} missing (or out of order)"
         position = found
     agents = re.findall(r"^eks-pod-identity-agent-\w{5}\s+1/1\s+Running\s+0\s+\d+s$", transcript, re.M)
-    assert len(agents) == 2
+    assert len(agents) == 4  # two per option
     # its private state directory is gone
     state = re.search(r"state directory (\S+), working directory", transcript)
     assert state is not None

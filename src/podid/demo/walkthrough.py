@@ -236,7 +236,7 @@ class Walkthrough:
         if not (self.sandbox.work / "eks-pod-identity.yaml").exists():
             t.expect("examples/eks-pod-identity.yaml exists", False, "the template is missing")
             return
-        sh.run("grep -n -A6 'EKSPodIdentityAssociation:' eks-pod-identity.yaml")
+        sh.run("sed -n '/^  EKSPodIdentityAssociation:/,/RoleArn/p' eks-pod-identity.yaml")
         result = sh.typed(
             "aws cloudformation deploy --template-file eks-pod-identity.yaml",
             f"--stack-name {STACK}",
