@@ -165,3 +165,22 @@ def test_list_buckets_pagination_and_prefix(s3: Any) -> None:
     rest = s3.list_buckets(Prefix="pg-bucket-", MaxBuckets=2, ContinuationToken=page["ContinuationToken"])
     assert [b["Name"] for b in rest["Buckets"]] == made[2:]
     assert "ContinuationToken" not in rest
+
+
+def test_default_settings_reads(s3: Any) -> None:
+    bucket = make_bucket(s3)
+    s3.put_object(Bucket=bucket, Key="v/1", Body=b"x")
+    assert "Status" not in s3.get_bucket_versioning(Bucket=bucket)
+    rules = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"]
+    assert rules[0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+    ownership = s3.get_bucket_ownership_controls(Bucket=bucket)["OwnershipControls"]["Rules"]
+    assert ownership == [{"ObjectOwnership": "BucketOwnerEnforced"}]
+    assert all(s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"].values())
+    acl = s3.get_bucket_acl(Bucket=bucket)
+    assert acl["Grants"][0]["Permission"] == "FULL_CONTROL"
+    assert acl["Grants"][0]["Grantee"]["Type"] == "CanonicalUser"
+    assert acl["Grants"][0]["Grantee"]["ID"] == acl["Owner"]["ID"]
+    assert s3.get_object_acl(Bucket=bucket, Key="v/1")["Owner"] == acl["Owner"]
+    versions = s3.list_object_versions(Bucket=bucket)["Versions"]
+    assert [(v["Key"], v["VersionId"], v["IsLatest"]) for v in versions] == [("v/1", "null", True)]
+    assert s3.head_object(Bucket=bucket, Key="v/1")["ServerSideEncryption"] == "AES256"

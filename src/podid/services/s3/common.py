@@ -141,6 +141,7 @@ def object_headers(record: ObjectRecord) -> dict[str, Any]:
         "LastModified": when(record.modified),
         "ContentType": record.content_type,
         "AcceptRanges": "bytes",
+        "ServerSideEncryption": "AES256",  # S3's default encryption of every new object (SSE-S3)
     }
     for name in CONTENT_HEADERS:
         if name in record.headers:

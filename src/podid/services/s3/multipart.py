@@ -88,7 +88,12 @@ class MultipartOperations(ObjectOperations):
             storage_class=str(p.get("StorageClass") or "STANDARD"),
         )
         self.domain.store.put(UPLOADS, f"{bucket.name}/{upload.upload_id}", upload.to_json())
-        out: Result = {"Bucket": bucket.name, "Key": key, "UploadId": upload.upload_id}
+        out: Result = {
+            "Bucket": bucket.name,
+            "Key": key,
+            "UploadId": upload.upload_id,
+            "ServerSideEncryption": "AES256",
+        }
         if algorithm is not None:
             out["ChecksumAlgorithm"] = algorithm
             out["ChecksumType"] = ctype
@@ -134,7 +139,7 @@ class MultipartOperations(ObjectOperations):
             checksum=received.checksum,
         )
         self._save_part(upload, part)
-        out: Result = {"ETag": part.etag}
+        out: Result = {"ETag": part.etag, "ServerSideEncryption": "AES256"}
         if upload.checksum_algorithm is not None:
             out[CHECKSUM_MEMBERS[upload.checksum_algorithm]] = part.checksum
         return out
@@ -241,6 +246,7 @@ class MultipartOperations(ObjectOperations):
             "Bucket": bucket.name,
             "Key": key,
             "ETag": record.etag,
+            "ServerSideEncryption": "AES256",
         }
         if upload.checksum_algorithm is not None:
             out.update(checksum_fields(checksum))

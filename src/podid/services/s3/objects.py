@@ -114,7 +114,12 @@ class ObjectOperations(S3Base):
             storage_class=str(p.get("StorageClass") or "STANDARD"),
         )
         self.domain.store_object(bucket.name, record, staged)
-        return {"ETag": record.etag, "Size": record.size, **checksum_fields(record.checksum)}
+        return {
+            "ETag": record.etag,
+            "Size": record.size,
+            "ServerSideEncryption": "AES256",
+            **checksum_fields(record.checksum),
+        }
 
     def _read(self, call: Call, p: Params) -> tuple[ObjectRecord, Result, tuple[int, int] | None]:
         bucket = self.existing_bucket(p["Bucket"])
@@ -284,7 +289,7 @@ class ObjectOperations(S3Base):
         result: dict[str, Any] = {"ETag": record.etag, "LastModified": when(record.modified)}
         if record.checksum is not None and record.checksum.type == "FULL_OBJECT":
             result.update(checksum_fields(record.checksum))
-        return {"CopyObjectResult": result}
+        return {"CopyObjectResult": result, "ServerSideEncryption": "AES256"}
 
     # ------------------------------------------------------------------ object tagging
 

@@ -1,6 +1,6 @@
 """`S3Provider`: S3's wire operations (botocore `s3` 2006-03-01, rest-xml) over `S3Domain`.
 
-The operations live in three mixins by subject (`buckets.py`, `objects.py`, `multipart.py`); every
+The operations live in mixins by subject (`buckets.py`, `objects.py`, `multipart.py`, `settings.py`); every
 one authorizes inside its handler through `S3Authorizer` (see `authz.py` for why).
 
 S3 does not answer model-validation failures the way Coral services do; `translate_error` maps the
@@ -17,12 +17,13 @@ from podid.services.s3.authz import Authorize, S3Authorizer
 from podid.services.s3.buckets import BucketOperations
 from podid.services.s3.domain import S3Domain
 from podid.services.s3.multipart import MultipartOperations
+from podid.services.s3.settings import SettingsOperations
 from podid.wire.validate import ModelValidationError
 
 _BODY_MEMBERS = frozenset({"Delete", "Tagging", "MultipartUpload", "CreateBucketConfiguration"})
 
 
-class S3Provider(MultipartOperations, BucketOperations):
+class S3Provider(MultipartOperations, BucketOperations, SettingsOperations):
     service_name = "s3"
 
     def __init__(self, domain: S3Domain, authorize: Authorize) -> None:
