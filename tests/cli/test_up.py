@@ -133,9 +133,19 @@ def test_up_is_idempotent_and_down_leaves_nothing(state_dir: Path) -> None:
     assert report["running"] is True
     assert report["healthy"] is True
     assert report["pid"] == pid
-    assert report["clusters"] == [
-        {"name": "c", "region": "us-west-2", "nodes": 1, "readyNodes": 1, "pods": {"Running": 1}, "agents": 1}
-    ]
+    (cluster,) = report["clusters"]
+    addresses = cluster.pop("nodeAddresses")
+    assert cluster == {
+        "name": "c",
+        "region": "us-west-2",
+        "nodes": 1,
+        "readyNodes": 1,
+        "pods": {"Running": 1},
+        "agents": 1,
+    }
+    assert len(addresses) == 1
+    assert addresses[0].startswith(("169.254.", "127."))
+    assert report["log"] == str(state_dir / "podid.log")
     text = podid(state_dir, "status")
     assert text.returncode == 0
     assert f"podid is running (pid {pid}), healthy" in text.stdout

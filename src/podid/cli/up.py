@@ -281,7 +281,7 @@ def status(output: str) -> None:
     code = 3
     if current is not None:
         healthy = bool(current.url) and answers(current.url or "")
-        report.update(pid=current.pid, endpoint=current.url, healthy=healthy)
+        report.update(pid=current.pid, endpoint=current.url, healthy=healthy, log=str(state_dir / LOG_FILE))
         code = 0 if healthy else 1
         if healthy:
             report["clusters"] = _clusters(state_dir)
@@ -321,6 +321,13 @@ def _clusters(state_dir: Path) -> list[dict[str, object]]:
                     "region": c["region"],
                     "nodes": len(nodes),
                     "readyNodes": ready,
+                    # where the nodes (and their agents on 169.254.170.23 inside them) are reached
+                    "nodeAddresses": [
+                        a["address"]
+                        for n in nodes
+                        for a in (n.get("status") or {}).get("addresses") or []
+                        if a.get("type") == "InternalIP"
+                    ],
                     "pods": phases,
                     "agents": sum(
                         1
@@ -350,6 +357,7 @@ def _print_status(report: dict[str, object]) -> None:
         f"  endpoint   {report['endpoint'] or '(not listening yet)'}  (IAM, STS, EKS, EKS Auth, S3, ...)"
     )
     console.print(f"  state dir  {report['stateDir']}")
+    console.print(f"  log        {report['log']}")
     clusters = report.get("clusters")
     if not isinstance(clusters, list):
         return
@@ -357,7 +365,7 @@ def _print_status(report: dict[str, object]) -> None:
         console.print("  clusters   none (create one: `podid eksctl create cluster -f cluster.yaml`)")
         return
     table = Table(title=None, show_edge=False, box=None, pad_edge=False)
-    for column in ("CLUSTER", "REGION", "NODES READY", "AGENTS", "PODS"):
+    for column in ("CLUSTER", "REGION", "NODES READY", "NODE ADDRESSES", "AGENTS", "PODS"):
         table.add_column(column)
     for c in clusters:
         if "error" in c:
@@ -369,6 +377,7 @@ def _print_status(report: dict[str, object]) -> None:
             str(c["name"]),
             str(c["region"]),
             f"{c['readyNodes']}/{c['nodes']}",
+            ",".join(c["nodeAddresses"]) or "-",
             str(c["agents"]),
             ", ".join(f"{n} {phase}" for phase, n in sorted(pods.items())) or "none",
         )
