@@ -344,7 +344,6 @@ def _clusters(state_dir: Path) -> list[dict[str, object]]:
 
 def _print_status(report: dict[str, object]) -> None:
     from rich.console import Console
-    from rich.table import Table
 
     console = Console(highlight=False)
     if not report["running"]:
@@ -364,21 +363,23 @@ def _print_status(report: dict[str, object]) -> None:
     if not clusters:
         console.print("  clusters   none (create one: `podid eksctl create cluster -f cluster.yaml`)")
         return
-    table = Table(title=None, show_edge=False, box=None, pad_edge=False)
-    for column in ("CLUSTER", "REGION", "NODES READY", "NODE ADDRESSES", "AGENTS", "PODS"):
-        table.add_column(column)
+    from podid.kube.printers import tabwrite
+
+    rows = [["CLUSTER", "REGION", "NODES READY", "NODE ADDRESSES", "AGENTS", "PODS"]]
     for c in clusters:
         if "error" in c:
             console.print(f"  clusters   [red]{c['error']}[/red]")
             return
         pods = c["pods"]
         assert isinstance(pods, dict)
-        table.add_row(
-            str(c["name"]),
-            str(c["region"]),
-            f"{c['readyNodes']}/{c['nodes']}",
-            ",".join(c["nodeAddresses"]) or "-",
-            str(c["agents"]),
-            ", ".join(f"{n} {phase}" for phase, n in sorted(pods.items())) or "none",
+        rows.append(
+            [
+                str(c["name"]),
+                str(c["region"]),
+                f"{c['readyNodes']}/{c['nodes']}",
+                ",".join(c["nodeAddresses"]) or "-",
+                str(c["agents"]),
+                ", ".join(f"{n} {phase}" for phase, n in sorted(pods.items())) or "none",
+            ]
         )
-    console.print(table)
+    console.print(tabwrite(rows), end="", markup=False, soft_wrap=True)
