@@ -76,6 +76,7 @@ def write(tmp_path: Path, name: str, text: str) -> str:
 
 def test_single_case_from_a_file(tmp_path: Path) -> None:
     result = run([write(tmp_path, "case.json", json.dumps(ALLOWED, indent=2))])
+    assert "message" not in json.loads(result.stdout)["explanation"]
     assert result.exit_code == 0, result.stderr
     assert result.stderr == ""
     lines = result.stdout.splitlines()
@@ -95,6 +96,10 @@ def test_single_case_from_stdin(args: list[str]) -> None:
     assert out["decision"] == "ImplicitlyDenied"
     assert (
         out["explanation"]["reason"] == "because no identity-based policy allows the s3:CreateBucket action"
+    )
+    assert out["explanation"]["message"] == (
+        f"User: {SESSION} is not authorized to perform: s3:CreateBucket on resource:"
+        ' "arn:aws:s3:::my-bucket" because no identity-based policy allows the s3:CreateBucket action'
     )
     not_applicable = out["explanation"]["notApplicable"]
     assert [(n["policyType"], n["reason"]) for n in not_applicable] == [("identity", "action")]

@@ -23,6 +23,7 @@ from typing import Any
 from podid.errors import AwsError
 from podid.policy.document import Policy, PolicyKind, compile_policy
 from podid.policy.evaluate import EvaluationRequest, PolicySet, explain
+from podid.policy.messages import access_denied_message
 from podid.policy.principals import parse_caller
 
 _LISTS: tuple[tuple[str, PolicyKind], ...] = (
@@ -163,7 +164,12 @@ def simulate_case(case: Any) -> dict[str, Any]:
     """`{"decision": ..., "explanation": {...}}` for a case (CaseError when malformed)."""
     request, policies = load_case(case)
     decision = explain(request, policies)
-    return {"decision": decision.decision, "explanation": decision.explanation}
+    explanation = decision.explanation
+    if not decision.allowed:
+        # The AccessDenied message the endpoint would send for this decision.
+        message = access_denied_message(request.principal, request.action, request.resource, decision)
+        explanation = {**explanation, "message": message}
+    return {"decision": decision.decision, "explanation": explanation}
 
 
 def simulate_text(text: str) -> dict[str, Any]:
