@@ -429,7 +429,7 @@ class StackEngine:
         for record in removed:
             stack.resources[record.logical_id] = record
         self._delete_all(call, stack, removed, token)
-        for old in superseded:
+        for old in reversed(superseded):  # dependents first
             # AWS leaves a replaced resource it cannot delete, and the update stands
             with contextlib.suppress(ResourceFailure):
                 self._delete_one(call, stack, old, token)

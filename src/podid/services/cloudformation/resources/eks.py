@@ -54,6 +54,34 @@ def camel(value: Any) -> Any:
     return value
 
 
+def api_members(props: Mapping[str, Any], skip: set[str]) -> dict[str, Any]:
+    """Properties (but `skip`) as the API's members: `{"Labels": {...}}` -> `{"labels": {...}}`."""
+    return camel({k: v for k, v in props.items() if k not in skip})  # type: ignore[no-any-return]
+
+
+_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
+
+
+def cluster_config(props: Mapping[str, Any], handled: set[str]) -> dict[str, Any]:
+    """The other Cluster properties in the CreateCluster API's shapes (Logging differs: the
+    schema's `ClusterLogging.EnabledTypes[].Type` is the API's `clusterLogging[].types`)."""
+    config = api_members(props, handled | {"Logging"})
+    logging = props.get("Logging")
+    if isinstance(logging, dict):
+        cluster_logging = logging.get("ClusterLogging") or {}
+        enabled = [
+            str(item.get("Type"))
+            for item in (cluster_logging.get("EnabledTypes") or [])
+            if isinstance(item, dict) and item.get("Type")
+        ]
+        groups = [{"types": enabled, "enabled": True}] if enabled else []
+        disabled = [t for t in _LOG_TYPES if t not in enabled]
+        if disabled:
+            groups.append({"types": disabled, "enabled": False})
+        config["logging"] = {"clusterLogging": groups}
+    return config
+
+
 def _arn(ctx: ResourceContext, rest: str) -> str:
     return f"arn:aws:eks:{ctx.region}:{ctx.account}:{rest}"
 
@@ -188,7 +216,7 @@ class ClusterHandler(_Eks):
             version=str(props["Version"]) if props.get("Version") is not None else None,
             resources_vpc_config=camel(props.get("ResourcesVpcConfig") or {}),
             tags=tags,
-            config={k[:1].lower() + k[1:]: camel(v) for k, v in props.items() if k not in handled},
+            config=cluster_config(props, handled),
         )
         return Provisioned(name, self._attributes(cluster))
 
@@ -297,7 +325,7 @@ class NodegroupHandler(_Eks):
             node_role=role_arn,
             subnets=string_list(props.get("Subnets"), "Subnets"),
             tags=tags,
-            config={k[:1].lower() + k[1:]: camel(v) for k, v in props.items() if k not in handled},
+            config=api_members(props, handled),
         )
         physical = f"{cluster.name}/{name}"
         return Provisioned(
