@@ -24,6 +24,7 @@ from botocore.httpchecksum import AwsChunkedWrapper, Crc32Checksum, CrtCrc32cChe
 from tests.services.s3.s3_support import make_bucket
 
 from podid.gateway.testing import RunningEndpoint
+from podid.services.s3 import S3Provider
 
 EMPTY = hashlib.sha256(b"").hexdigest()
 CHUNK = 64 * 1024
@@ -208,3 +209,29 @@ def test_refusals_store_nothing(ep: RunningEndpoint, s3: Any, bucket: str) -> No
         assert got_status == status, text
         assert b"<Code>" + code + b"</Code>" in text
     assert s3.list_objects_v2(Bucket=bucket)["KeyCount"] == 0
+
+
+def test_client_disconnect_mid_body_stores_nothing(ep: RunningEndpoint, s3: Any, bucket: str) -> None:
+    import socket
+    import time
+
+    payload = os.urandom(1 << 20)
+    request = AWSRequest(method="PUT", url=f"{ep.url}/{bucket}/cut", data=payload)
+    S3SigV4Auth(Credentials(ep.admin.access_key_id, ep.admin.secret_access_key), "s3", "us-west-2").add_auth(
+        request
+    )
+    netloc = urlsplit(ep.url).netloc
+    head = f"PUT /{bucket}/cut HTTP/1.1\r\nHost: {netloc}\r\nContent-Length: {len(payload)}\r\n"
+    head += "".join(f"{k}: {v}\r\n" for k, v in request.headers.items()) + "\r\n"
+    with socket.create_connection(("127.0.0.1", ep.endpoint.port)) as sock:
+        sock.sendall(head.encode() + payload[: len(payload) // 3])
+        time.sleep(0.2)
+    provider = ep.endpoint.services.providers["s3"]
+    assert isinstance(provider, S3Provider)
+    blobs = provider.domain.blobs
+    deadline = time.monotonic() + 5
+    while any(blobs.tmp.iterdir()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert list(blobs.tmp.iterdir()) == []
+    assert s3.list_objects_v2(Bucket=bucket)["KeyCount"] == 0
+    s3.put_object(Bucket=bucket, Key="after", Body=b"still serving")

@@ -143,6 +143,10 @@ async def receive_body(
         staged = await blobs.write(
             body, algorithms=sorted(wanted), limit=limit, sha256=expected_sha is not None
         )
+    except ConnectionError:
+        # The client went away mid-body (the transport's ConnectionResetError): S3's IncompleteBody,
+        # not an internal error; nothing was stored.
+        raise incomplete_body() from None
     except OverflowError:
         raise AwsError(
             "Your proposed upload exceeds the maximum allowed size",
