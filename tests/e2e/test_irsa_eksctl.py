@@ -177,3 +177,51 @@ def test_eksctl_irsa_lifecycle_and_migration(world: tuple[RunningEndpoint, Path]
     assert sa is not None
     assert "eks.amazonaws.com/role-arn" not in (sa["metadata"].get("annotations") or {})
     assert len(eks.list_pod_identity_associations(clusterName=CLUSTER)["associations"]) == 1
+
+
+CLUSTER_CONFIG = """\
+apiVersion: eksctl.io/v1alpha5
+kind: ClusterConfig
+metadata:
+  name: irsa-config
+  region: us-west-2
+iam:
+  withOIDC: true
+  serviceAccounts:
+    - metadata:
+        name: demo-sa
+        namespace: demo-ns
+      attachPolicyARNs:
+        - arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess
+      roleName: irsa-config-demo
+addons: []
+"""
+
+
+def test_cluster_config_with_oidc_and_service_accounts(tmp_path: Path) -> None:
+    state_dir = tmp_path / "state"
+    with running_endpoint(state_dir, runtime=True) as ep:
+        config = tmp_path / "cluster.yaml"
+        config.write_text(CLUSTER_CONFIG)
+        out = podid(state_dir, "eksctl", "create", "cluster", "-f", str(config))
+        assert out.returncode == 0, out.stderr
+        assert "iam.withOIDC" not in out.stderr  # acted on, not "accepted, has no effect locally"
+        issuer = ep.boto3_client("eks").describe_cluster(name="irsa-config")["cluster"]["identity"]["oidc"][
+            "issuer"
+        ]
+        hostpath = issuer.split("://", 1)[1]
+        iam = ep.boto3_client("iam")
+        providers = [p["Arn"] for p in iam.list_open_id_connect_providers()["OpenIDConnectProviderList"]]
+        assert providers == [f"arn:aws:iam::{ACCOUNT}:oidc-provider/{hostpath}"]
+        role = iam.get_role(RoleName="irsa-config-demo")["Role"]
+        condition = role["AssumeRolePolicyDocument"]["Statement"][0]["Condition"]["StringEquals"]
+        assert condition[f"{hostpath}:sub"] == "system:serviceaccount:demo-ns:demo-sa"
+        sa = service_account(state_dir, "demo-ns", "demo-sa")
+        assert sa is not None
+        assert sa["metadata"]["annotations"]["eks.amazonaws.com/role-arn"] == role["Arn"]
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(CLUSTER_CONFIG.replace("withOIDC: true", "withOIDC: false"))
+    with running_endpoint(tmp_path / "state2", runtime=True):
+        out = podid(tmp_path / "state2", "eksctl", "create", "cluster", "-f", str(bad))
+        assert out.returncode == 1
+        assert "iam.withOIDC must be enabled explicitly for iam.serviceAccounts to be created" in out.stderr

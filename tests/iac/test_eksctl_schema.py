@@ -200,9 +200,9 @@ def test_pod_identities_and_no_effect_reported_once() -> None:
     assert addon.version == ""
     assert addon.pod_identities[0].namespace == "kube-system"
     assert not cfg.node_groups[0].managed
+    assert cfg.with_oidc  # acted on by podid.iac.irsa (IRSA)
     assert cfg.no_effect == (
         "vpc",
-        "iam.withOIDC",
         "nodeGroups[0].ssh",
         "nodeGroups[0].privateNetworking",
     )

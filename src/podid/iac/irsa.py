@@ -34,6 +34,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from podid.iac.eksctl.clients import EksctlError
+
 ROLE_ARN_ANNOTATION = "eks.amazonaws.com/role-arn"
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 STS_AUDIENCE = "sts.amazonaws.com"
@@ -50,7 +52,7 @@ POD_IDENTITY_STATEMENT: dict[str, Any] = {
 NO_CHANGES = "no changes were applied, run again with '--approve' to apply the changes"
 
 
-class IrsaError(Exception):
+class IrsaError(EksctlError):
     """A failure eksctl reports as `Error: <message>`."""
 
 
@@ -62,13 +64,15 @@ class Log(Protocol):
     def warning(self, message: str) -> None: ...
 
 
-class KubeObjects(Protocol):
+class KubeWriter(Protocol):
     """The cluster's objects (the runtime's kube API, as `podid kubectl` reaches it)."""
 
     def objects(self, kind: str, namespace: str | None = None) -> list[dict[str, Any]]: ...
 
     def apply(self, documents: list[dict[str, Any]]) -> list[str]: ...
 
+
+class KubeObjects(KubeWriter, Protocol):
     def delete(self, kind: str, namespace: str, name: str) -> None: ...
 
 
@@ -164,7 +168,7 @@ def default_role_name(cluster: str, namespace: str, service_account: str) -> str
     return f"{base[: 64 - 13]}-{suffix}"
 
 
-def _service_account(kube: KubeObjects, namespace: str, name: str) -> dict[str, Any] | None:
+def _service_account(kube: KubeWriter, namespace: str, name: str) -> dict[str, Any] | None:
     return next(
         (o for o in kube.objects("ServiceAccount", namespace) if o["metadata"].get("name") == name), None
     )
@@ -194,7 +198,7 @@ def _annotations(obj: dict[str, Any] | None) -> dict[str, str]:
 def create_iam_service_account(
     iam: Any,
     eks: Any,
-    kube: KubeObjects,
+    kube: KubeWriter,
     *,
     cluster: str,
     region: str,
@@ -206,13 +210,14 @@ def create_iam_service_account(
     override_existing: bool,
     approve: bool,
     log: Log,
+    inline_policy: dict[str, Any] | None = None,
 ) -> str | None:
     """Returns the role ARN (None in plan mode)."""
     oidc = cluster_oidc(eks, cluster, region)
     if not provider_exists(iam, oidc):
         raise IrsaError("unable to create iamserviceaccount(s) without IAM OIDC provider enabled")
-    if not policy_arns:
-        raise IrsaError("--attach-policy-arn or --attach-role-arn must be set")
+    if not policy_arns and not inline_policy:
+        raise IrsaError("--attach-policy-arn must be set")
     ref = f"{namespace}/{name}"
     log.info(f"1 iamserviceaccount ({ref}) was included (based on the include/exclude rules)")
     if not approve:
@@ -232,6 +237,8 @@ def create_iam_service_account(
     )["Role"]
     for arn in policy_arns:
         iam.attach_role_policy(RoleName=role, PolicyArn=arn)
+    if inline_policy:
+        iam.put_role_policy(RoleName=role, PolicyName="Policy1", PolicyDocument=json.dumps(inline_policy))
     log.success(f'created IAM role "{role}" for serviceaccount "{ref}"')
     if role_only:
         return str(created["Arn"])
@@ -417,3 +424,44 @@ def migrate_to_pod_identity(
         )
         log.success(f'created pod identity association for service account "{ref}"')
     return plan
+
+
+def apply_cluster_config_iam(
+    iam: Any,
+    eks: Any,
+    kube: KubeWriter,
+    *,
+    cluster: str,
+    region: str,
+    with_oidc: bool,
+    service_accounts: Sequence[dict[str, Any]],
+    log: Log,
+) -> None:
+    """ClusterConfig `iam.withOIDC` and `iam.serviceAccounts`, after the control plane is ready
+    (eksctl's "associate IAM OIDC provider" task, then one iamserviceaccount per entry).
+    Entries: `metadata.{name,namespace}`, `attachPolicyARNs`, `attachPolicy` (inline), `roleName`,
+    `roleOnly`; `wellKnownPolicies` and `attachRoleARN` are refused (podid does not model them)."""
+    if not with_oidc:
+        return
+    associate_oidc_provider(iam, eks, cluster, region, True, log)
+    for i, entry in enumerate(service_accounts):
+        meta = entry.get("metadata") or {}
+        for unsupported in ("wellKnownPolicies", "attachRoleARN"):
+            if entry.get(unsupported):
+                raise IrsaError(f"iam.serviceAccounts[{i}].{unsupported} is not supported by podid")
+        create_iam_service_account(
+            iam,
+            eks,
+            kube,
+            cluster=cluster,
+            region=region,
+            namespace=str(meta.get("namespace") or "default"),
+            name=str(meta.get("name") or ""),
+            policy_arns=[str(a) for a in entry.get("attachPolicyARNs") or ()],
+            inline_policy=entry.get("attachPolicy") or None,
+            role_name=entry.get("roleName") or None,
+            role_only=bool(entry.get("roleOnly")),
+            override_existing=True,
+            approve=True,
+            log=log,
+        )

@@ -93,6 +93,9 @@ class ClusterConfig:
     node_groups: tuple[NodeGroup, ...]
     pod_identities: tuple[PodIdentity, ...]
     no_effect: tuple[str, ...]
+    # IRSA (`podid.iac.irsa.apply_cluster_config_iam`): iam.withOIDC and iam.serviceAccounts as given
+    with_oidc: bool = False
+    service_accounts: tuple[dict[str, Any], ...] = ()
 
 
 def load_config(path: str | Path, region: str | None = None) -> ClusterConfig:
@@ -152,6 +155,9 @@ def parse_config(document: object, region: str | None = None) -> ClusterConfig:
         "iam.podIdentityAssociations",
         "pod identity association",
     )
+    service_accounts = tuple(iam.get("serviceAccounts") or ())
+    if service_accounts and not iam.get("withOIDC"):
+        raise ConfigError("iam.withOIDC must be enabled explicitly for iam.serviceAccounts to be created")
     return ClusterConfig(
         name=name,
         region=cluster_region,
@@ -163,6 +169,8 @@ def parse_config(document: object, region: str | None = None) -> ClusterConfig:
         node_groups=tuple(groups),
         pod_identities=identities,
         no_effect=tuple(decoded.no_effect),
+        with_oidc=bool(iam.get("withOIDC")),
+        service_accounts=service_accounts,
     )
 
 

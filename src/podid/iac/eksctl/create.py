@@ -143,6 +143,20 @@ class Creator:
         for identity in cfg.pod_identities:
             self.create_pod_identity(eks, roles, cfg.name, cfg.region, identity, "podidentity")
 
+        if cfg.with_oidc:
+            from podid.iac.irsa import apply_cluster_config_iam
+
+            apply_cluster_config_iam(
+                iam,
+                eks,
+                self.podid.kube(cfg.region, cfg.name),
+                cluster=cfg.name,
+                region=cfg.region,
+                with_oidc=cfg.with_oidc,
+                service_accounts=cfg.service_accounts,
+                log=p,
+            )
+
         p.success(f'all EKS cluster resources for "{cfg.name}" have been created')
         p.info(
             f"kubectl command should work with `podid kubectl --context {cfg.name}`, "

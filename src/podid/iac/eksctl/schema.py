@@ -228,8 +228,8 @@ CLUSTER_CONFIG = Obj(
             serviceRolePermissionsBoundary=S_ON,
             fargatePodExecutionRoleARN=S,
             fargatePodExecutionRolePermissionsBoundary=S,
-            withOIDC=B,
-            serviceAccounts=Field("list", item=ANYMAP),
+            withOIDC=B_ON,
+            serviceAccounts=Field("list", effect=True, item=ANYMAP),  # IRSA: podid.iac.irsa
             podIdentityAssociations=Field(
                 "list", effect=True, item=obj("PodIdentityAssociation", True, **POD_IDENTITY_FIELDS)
             ),
