@@ -280,8 +280,6 @@ class ClusterRuntime:
         instance = (existing or {}).get("spec", {}).get("providerID", "").rsplit("/", 1)[-1] or instance_id(
             unique
         )
-        stage = self.dir / "stage"
-        stage.mkdir(parents=True, exist_ok=True)
         node = Node(
             name=name,
             instance=instance,
@@ -295,7 +293,6 @@ class ClusterRuntime:
             credentials=self.env.credentials,
             network=network,
             endpoint_url=endpoint,
-            stage_dir=str(stage),
         )
         node.start()
         self.nodes[name] = node

@@ -69,7 +69,6 @@ class Node:
         credentials: Callable[[str, str, str], NodeCredentials],
         network: NodeNet | None,
         endpoint_url: str,
-        stage_dir: str,
     ) -> None:
         self.name = name
         self.instance_id = instance
@@ -82,7 +81,6 @@ class Node:
         self.address = network.node_address if network is not None else address
         self.netns_path: str | None = f"/run/netns/{network.name}" if network is not None else None
         self.dir = directory
-        self.stage_dir = stage_dir
         self._clock = clock
         self._credentials = credentials
         self._endpoint_url = endpoint_url

@@ -80,7 +80,6 @@ class NodeHandle(Protocol):
     address: str
     root: bool
     netns_path: str | None
-    stage_dir: str
 
     def netns_prefix(self) -> list[str]: ...
 
@@ -238,7 +237,6 @@ class PodRunner:
             no_new_privs=sc.get("allowPrivilegeEscalation") is False,
             binds=self._binds(container) if self.node.root else (),
             reachable=python_trees(),
-            stage_dir=self.node.stage_dir,
             extra_groups=tuple(groups),
         )
 

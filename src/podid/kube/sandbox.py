@@ -82,7 +82,6 @@ class Sandbox:
     no_new_privs: bool = False
     binds: Sequence[Bind] = ()
     reachable: Sequence[str] = ()  # host trees the process must reach at their own path
-    stage_dir: str = ""  # an empty directory podid owns, used as a mount point for staging
     extra_groups: Sequence[int] = field(default_factory=tuple)
 
     def argv(self, command: Sequence[str], *, tty: bool = False) -> list[str]:
@@ -112,11 +111,11 @@ class Sandbox:
         lines = ["set -e"]
         uid = self.uid if self.uid is not None else 0
         gid = self.gid if self.gid is not None else uid
-        if uid != 0 and self.reachable and self.stage_dir:
-            lines += self._reachable_lines(uid, gid)
+        reach = self._blocked(uid, gid) if uid != 0 else {}
         secret_binds = [b for b in self.binds if b.target.startswith(SECRETS_ROOT + "/")]
-        if secret_binds:
+        if secret_binds or reach:
             lines.append(f"{mount} -t tmpfs -o mode=0755,size=16m podid-secrets {SECRETS_ROOT}")
+        # volumes first: their sources may lie under a directory that is covered below
         for bind in self.binds:
             target = q(bind.target.rstrip("/") or "/")
             source = q(bind.source)
@@ -129,6 +128,8 @@ class Sandbox:
                 # elsewhere only existing mount points are used: podid never creates host directories
                 ro = f" && {mount} -o remount,bind,ro {target}" if bind.read_only else ""
                 lines.append(f"if [ -d {target} ]; then {mount} --bind {source} {target}{ro}; fi")
+        if reach:
+            lines += self._reachable_lines(reach)
         lines.append("cd /")
         lines.append("unset PWD OLDPWD")
         if self.uid is not None:
@@ -142,20 +143,25 @@ class Sandbox:
             lines.append('exec "$@"')
         return "\n".join(lines)
 
-    def _reachable_lines(self, uid: int, gid: int) -> list[str]:
-        """Cover private ancestors with a tmpfs and bind the needed trees back at their own paths."""
-        mount, mkdir = tool("mount"), tool("mkdir")
-        q = shlex.quote
+    def _blocked(self, uid: int, gid: int) -> dict[Path, list[Path]]:
         by_ancestor: dict[Path, list[Path]] = {}
         for raw in dict.fromkeys(self.reachable):
             path = Path(raw)
             ancestor = blocking_ancestor(path / "x", uid, gid)
             if ancestor is not None:
                 by_ancestor.setdefault(ancestor, []).append(path)
-        if not by_ancestor:
-            return []
-        stage = self.stage_dir
-        lines = [f"{mount} -t tmpfs -o mode=0755,size=1m podid-stage {q(stage)}"]
+        return by_ancestor
+
+    def _reachable_lines(self, by_ancestor: dict[Path, list[Path]]) -> list[str]:
+        """Cover private ancestors with a tmpfs and bind the needed trees back at their own paths.
+
+        The trees are staged in the private tmpfs on /var/run/secrets (never under a covered
+        directory), then moved into place; the staging directories are removed afterwards.
+        """
+        mount, mkdir, rmdir = tool("mount"), tool("mkdir"), tool("rmdir")
+        q = shlex.quote
+        stage = f"{SECRETS_ROOT}/.podid-stage"
+        lines: list[str] = []
         staged: list[tuple[str, Path]] = []
         for i, path in enumerate(p for paths in by_ancestor.values() for p in paths):
             slot = f"{stage}/{i}"
@@ -164,7 +170,12 @@ class Sandbox:
         for ancestor in sorted(by_ancestor, key=lambda p: len(p.parts)):
             lines.append(f"{mount} -t tmpfs -o mode=0755,size=1m podid-reach {q(str(ancestor))}")
         for slot, path in staged:
-            lines += [f"{mkdir} -p {q(str(path))}", f"{mount} --move {q(slot)} {q(str(path))}"]
+            lines += [
+                f"{mkdir} -p {q(str(path))}",
+                f"{mount} --move {q(slot)} {q(str(path))}",
+                f"{rmdir} {q(slot)}",
+            ]
+        lines.append(f"{rmdir} {q(stage)}")
         return lines
 
 
