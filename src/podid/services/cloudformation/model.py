@@ -7,6 +7,7 @@ Tables (keys carry account and region; a deleted stack stays, as AWS keeps it li
 
 from __future__ import annotations
 
+import copy
 import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -89,7 +90,7 @@ class Stack:
 
     @classmethod
     def from_doc(cls, doc: dict[str, Any]) -> Stack:
-        data = dict(doc)
+        data = copy.deepcopy(doc)  # the store hands out its own (mutable) document
         data["resources"] = {r["logical_id"]: ResourceRecord.from_doc(r) for r in doc.get("resources", [])}
         return cls(**data)
 
@@ -170,4 +171,4 @@ class ChangeSet:
 
     @classmethod
     def from_doc(cls, doc: dict[str, Any]) -> ChangeSet:
-        return cls(**doc)
+        return cls(**copy.deepcopy(doc))
