@@ -182,3 +182,42 @@ def test_request_object_tag_condition_on_put(ep: RunningEndpoint, s3: Any) -> No
     denied(lambda: writer.put_object(Bucket=bucket, Key="no", Body=b"x", Tagging="env=prod"))
     denied(lambda: writer.put_object(Bucket=bucket, Key="no", Body=b"x"))
     assert [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]] == ["ok"]
+
+
+def test_secure_transport_and_source_ip_conditions(ep: RunningEndpoint, s3: Any) -> None:
+    bucket = make_bucket(s3)
+    s3.put_object(Bucket=bucket, Key="k", Body=b"x")
+    reader = session_client(ep, role_session(ep, [READ_ONLY]))
+    ip_policy: dict[str, Any] = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:GetObject",
+                "Resource": f"arn:aws:s3:::{bucket}/*",
+                "Condition": {"NotIpAddress": {"aws:SourceIp": "10.0.0.0/8"}},
+            }
+        ],
+    }
+    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(ip_policy))
+    denied(lambda: reader.get_object(Bucket=bucket, Key="k"))  # we call from 127.0.0.1
+    ip_policy["Statement"][0]["Condition"] = {"NotIpAddress": {"aws:SourceIp": "127.0.0.0/8"}}
+    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(ip_policy))
+    assert reader.get_object(Bucket=bucket, Key="k")["Body"].read() == b"x"
+    tls_policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:*",
+                "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+            }
+        ],
+    }
+    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(tls_policy))  # the owner's admin is not root
+    message = denied(lambda: reader.list_objects_v2(Bucket=bucket))
+    assert message.endswith("with an explicit deny in a resource-based policy")
+    denied(lambda: s3.get_bucket_policy(Bucket=bucket))  # locked out over plain http, as in AWS
