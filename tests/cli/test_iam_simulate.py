@@ -257,3 +257,29 @@ def test_installed_command_malformed_exits_2() -> None:
         "error: identityPolicies[0]: MalformedPolicyDocument: Policy statement must contain actions."
     )
     assert "Traceback" not in done.stderr
+
+
+def test_bytes_that_are_not_utf8() -> None:
+    done = subprocess.run(
+        [PODID, "iam", "simulate"], input=b'{"request": \xff}', capture_output=True, timeout=60, check=False
+    )
+    assert done.returncode == 2
+    assert done.stdout == b""
+    assert done.stderr.decode() == "error: not UTF-8 text: invalid start byte at byte 12\n"
+    batch = subprocess.run(
+        [PODID, "iam", "simulate", "--batch"],
+        input=b"\xff\xfe\n" + json.dumps(ALLOWED).encode() + b"\n",
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    assert batch.returncode == 0
+    out = [json.loads(line) for line in batch.stdout.splitlines()]
+    assert out[0] == {"error": "line 1: not UTF-8 text: invalid start byte at byte 0"}
+    assert out[1]["decision"] == "Allowed"
+
+
+def test_absurd_nesting_is_a_clear_error() -> None:
+    result = run([], stdin="[" * 100_000)
+    assert result.exit_code == 2
+    assert result.stderr == "error: not valid JSON: nested too deeply\n"

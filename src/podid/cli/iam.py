@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import TextIO
+from typing import BinaryIO
 
 import click
 
@@ -27,11 +27,11 @@ def _dump(obj: object) -> str:
 _ENCODER = json.JSONEncoder(separators=(",", ":"))
 
 
-def _open(file: str) -> TextIO:
+def _open(file: str) -> BinaryIO:
     if file == "-":
-        return sys.stdin
+        return sys.stdin.buffer
     try:
-        return open(file, encoding="utf-8")  # closed by the caller
+        return open(file, "rb")  # closed by the caller
     except OSError as err:
         click.echo(f"error: cannot read {file}: {err.strerror}", err=True)
         raise SystemExit(2) from None
@@ -52,11 +52,18 @@ def simulate(file: str, batch: bool) -> None:
     """
     from podid.policy.simulate import CaseError, simulate_text
 
+    def one(data: bytes) -> dict[str, object]:
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as err:
+            raise CaseError(f"not UTF-8 text: {err.reason} at byte {err.start}") from None
+        return simulate_text(text)
+
     stream = _open(file)
     try:
         if not batch:
             try:
-                result = simulate_text(stream.read())
+                result = one(stream.read())
             except CaseError as err:
                 click.echo(f"error: {err}", err=True)
                 raise SystemExit(2) from None
@@ -67,7 +74,7 @@ def simulate(file: str, batch: bool) -> None:
             if not line.strip():
                 continue
             try:
-                out.append(_dump(simulate_text(line)))
+                out.append(_dump(one(line)))
             except CaseError as err:
                 click.echo(f"error: line {lineno}: {err}", err=True)
                 out.append(_dump({"error": f"line {lineno}: {err}"}))
@@ -77,5 +84,5 @@ def simulate(file: str, batch: bool) -> None:
         if out:
             sys.stdout.write("\n".join(out) + "\n")
     finally:
-        if stream is not sys.stdin:
+        if stream is not sys.stdin.buffer:
             stream.close()

@@ -178,4 +178,9 @@ def simulate_text(text: str) -> dict[str, Any]:
         case = json.loads(text)
     except ValueError as err:
         raise CaseError(f"not valid JSON: {err}") from None
-    return simulate_case(case)
+    except RecursionError:
+        raise CaseError("not valid JSON: nested too deeply") from None
+    try:
+        return simulate_case(case)
+    except RecursionError:  # re-encoding an absurdly nested policy
+        raise CaseError("a policy is nested too deeply") from None
