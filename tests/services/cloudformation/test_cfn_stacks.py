@@ -486,3 +486,37 @@ def test_property_shapes_are_checked(cfn: Any, properties: str, message: str) ->
     failed = [e[2] for e in events(cfn, name) if e[1] == "CREATE_FAILED"]
     assert failed == [f"Properties validation failed for resource V with message: [{message}]"]
     cfn.delete_stack(StackName=name)
+
+
+def test_update_replace_policy_retain_keeps_the_replaced_resource(cfn: Any, iam: Any) -> None:
+    body = f"""
+Parameters:
+  Path: {{Type: String, Default: /}}
+Resources:
+  Role:
+    Type: AWS::IAM::Role
+    UpdateReplacePolicy: Retain
+    Properties:
+      Path: !Ref Path
+      AssumeRolePolicyDocument:{TRUST_PODS}
+Outputs:
+  Name: {{Value: !Ref Role}}
+"""
+    cfn.create_stack(StackName="replace-retain", TemplateBody=body, Capabilities=["CAPABILITY_IAM"])
+    first = outputs(cfn, "replace-retain")["Name"]
+    assert first.startswith("replace-retain-Role-")
+    cfn.update_stack(
+        StackName="replace-retain",
+        TemplateBody=body,
+        Parameters=_params(Path="/moved/"),
+        Capabilities=["CAPABILITY_IAM"],
+    )
+    assert stack(cfn, "replace-retain")["StackStatus"] == "UPDATE_COMPLETE"
+    second = outputs(cfn, "replace-retain")["Name"]
+    assert second != first
+    assert iam.get_role(RoleName=second)["Role"]["Path"] == "/moved/"
+    assert iam.get_role(RoleName=first)["Role"]["Path"] == "/"  # retained, no longer the stack's
+    assert ("Role", "DELETE_SKIPPED", "") in events(cfn, "replace-retain")
+    cfn.delete_stack(StackName="replace-retain")
+    assert _error(lambda: iam.get_role(RoleName=second))["Code"] == "NoSuchEntity"
+    iam.delete_role(RoleName=first)

@@ -201,6 +201,7 @@ class StackEngine:
             ref=made.ref,
             depends=list(plan.graph.get(logical_id, [])),
             deletion_policy=str(decl.get("DeletionPolicy", "Delete")),
+            replace_policy=str(decl.get("UpdateReplacePolicy", "Delete")),
         )
 
     def _create_one(
@@ -432,7 +433,7 @@ class StackEngine:
         for old in reversed(superseded):  # dependents first
             # AWS leaves a replaced resource it cannot delete, and the update stands
             with contextlib.suppress(ResourceFailure):
-                self._delete_one(call, stack, old, token)
+                self._delete_one(call, stack, old, token, retain=old.replace_policy == "Retain")
         stack.stack_event(self.clock.now(), "UPDATE_COMPLETE", None, token)
 
     def _update_one(
@@ -459,6 +460,7 @@ class StackEngine:
         depends = list(plan.graph.get(logical_id, []))
         if current.type == type_name and props == current.props:
             current.deletion_policy, current.depends = policy, depends
+            current.replace_policy = str(decl.get("UpdateReplacePolicy", "Delete"))
             return None
         replacing = current.type != type_name or bool(handler.needs_replacement(current.props, props))
         before = replace(current)
@@ -557,6 +559,7 @@ class StackEngine:
         current.props, current.attributes = props, dict(made.attributes)
         current.status, current.updated, current.status_reason = "UPDATE_COMPLETE", self._now(), None
         current.deletion_policy, current.depends = policy, depends
+        current.replace_policy = str(decl.get("UpdateReplacePolicy", "Delete"))
         stack.event(
             self.clock.now(),
             logical_id,

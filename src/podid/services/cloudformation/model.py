@@ -38,6 +38,7 @@ class ResourceRecord:
     ref: str | None = None
     depends: list[str] = field(default_factory=list)
     deletion_policy: str = "Delete"
+    replace_policy: str = "Delete"  # UpdateReplacePolicy: what happens to a replaced resource
     description: str | None = None
 
     @property
