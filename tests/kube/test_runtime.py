@@ -461,3 +461,25 @@ def test_kube_token_file_is_private(tmp_path: Path) -> None:
     token = read_or_create_token(tmp_path)
     assert (tmp_path / "kube-token").stat().st_mode & 0o777 == 0o600
     assert read_or_create_token(tmp_path) == token
+
+
+async def test_readiness_probes(tmp_path: Path, plane: FakeControlPlane) -> None:
+    served = await serve(tmp_path, plane)
+    try:
+        never = {"readinessProbe": {"tcpSocket": {"port": 1}, "periodSeconds": 1}}
+        ok = {"readinessProbe": {"exec": {"command": ["true"]}, "periodSeconds": 1}}
+        for name, probe in (("closed", never), ("fine", ok)):
+            doc = json.loads(pod_manifest(name, ["sleep", "infinity"]))
+            doc["spec"]["containers"][0].update(probe)
+            out = await served.akubectl("apply", "-f", "-", input=json.dumps(doc))
+            assert out.returncode == 0, out.stderr
+        await wait_for(
+            lambda: [p["metadata"]["name"] for p in ready_pods(served, "default")] == ["fine"],
+            what="the exec probe",
+        )
+        await asyncio.sleep(0.5)
+        out = await served.akubectl("get", "pods")
+        rows = {line.split()[0]: line.split()[1:3] for line in out.stdout.splitlines()[1:]}
+        assert rows == {"closed": ["0/1", "Running"], "fine": ["1/1", "Running"]}
+    finally:
+        await served.stop()

@@ -138,6 +138,28 @@ def _verb_parser(verb: str) -> argparse.ArgumentParser:
     return p
 
 
+USAGE = """\
+podid kubectl: kubectl for podid's local clusters.
+
+Usage: podid kubectl [--context C | --cluster C] [-n NS] VERB [flags] [args] [-- COMMAND...]
+
+Verbs:
+  apply -f FILE|DIR|-              create or update objects (multi-document YAML)
+  delete -f FILE | TYPE NAME...    delete objects (--ignore-not-found)
+  get TYPE[,TYPE] [NAME...]        -n NS | -A, -l SELECTOR, -o wide|yaml|json|name, --show-labels
+  describe pod NAME                a pod's details
+  logs POD [-c C] [--tail N] [-p]  a container's output
+  exec [-i] [-t] POD [-c C] -- CMD run a command in a container (-it: interactive terminal)
+  create token SA [--audience A] [--duration 1h]
+
+Types: pods|pod|po, deployments|deployment|deploy, replicasets|replicaset|rs,
+daemonsets|daemonset|ds, serviceaccounts|serviceaccount|sa, namespaces|namespace|ns,
+configmaps|configmap|cm, secrets|secret, nodes|node|no.
+The cluster is the most recently created one unless --context/--cluster names another
+(by name, ARN, or eksctl context user@NAME.REGION.eksctl.io).
+"""
+
+
 def parse(argv: list[str]) -> argparse.Namespace:
     """`[global flags] VERB [flags and arguments]`, flags anywhere (kubectl's syntax)."""
     rest = list(argv)
@@ -206,6 +228,9 @@ def run(argv: list[str]) -> int:
     if "--" in argv:
         cut = argv.index("--")
         argv, command = argv[:cut], argv[cut + 1 :]
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        sys.stdout.write(USAGE)
+        return 0
     args = parse(argv)
     client = connect(resolve_state_dir())
     base = pick_cluster(client, args.context or args.cluster)

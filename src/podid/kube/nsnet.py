@@ -13,6 +13,7 @@ import asyncio
 import ctypes
 import http.client
 import os
+import socket
 import threading
 from dataclasses import dataclass
 
@@ -41,6 +42,9 @@ def _request(
 ) -> HttpResult:
     if netns_path:
         _setns(netns_path)
+    if not path:  # a TCP connect only (tcpSocket probes)
+        socket.create_connection((host, port), timeout=timeout).close()
+        return HttpResult(0, b"")
     conn = http.client.HTTPConnection(host, port, timeout=timeout)
     try:
         conn.request(method, path, headers={"Host": f"{host}:{port}"})
@@ -59,6 +63,8 @@ async def request(
     timeout: float = 2.0,  # noqa: ASYNC109
 ) -> HttpResult:
     """One HTTP request from inside the namespace at `netns_path` (or from here when None).
+
+    An empty `path` only opens (and closes) a TCP connection.
 
     Raises OSError (connection refused, timeout) like a socket would.
     """

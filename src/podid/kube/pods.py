@@ -472,6 +472,22 @@ class PodRunner:
             except OSError:
                 return False
             return 200 <= result.status < 400
+        if "tcpSocket" in probe:
+            sock = probe["tcpSocket"]
+            host = str(sock.get("host") or self.node.address)
+            host = "127.0.0.1" if host == "localhost" else host
+            try:
+                await nsnet.request(
+                    self.node.netns_path,
+                    "GET",
+                    host,
+                    self.node.probe_port(self._port(c, sock.get("port"))),
+                    "",
+                    timeout,
+                )
+            except OSError:
+                return False
+            return True
         if "exec" in probe:
             try:
                 env = self.env_for(c.spec)
