@@ -520,3 +520,32 @@ Outputs:
     cfn.delete_stack(StackName="replace-retain")
     assert _error(lambda: iam.get_role(RoleName=second))["Code"] == "NoSuchEntity"
     iam.delete_role(RoleName=first)
+
+
+def test_recorded_ec2_resources_update_in_place_or_by_replacement(cfn: Any) -> None:
+    body = """
+Parameters:
+  Cidr: {Type: String, Default: 10.5.1.0/24}
+  Owner: {Type: String, Default: a}
+Resources:
+  Vpc: {Type: AWS::EC2::VPC, Properties: {CidrBlock: 10.5.0.0/16}}
+  Sub:
+    Type: AWS::EC2::Subnet
+    Properties: {VpcId: !Ref Vpc, CidrBlock: !Ref Cidr, Tags: [{Key: owner, Value: !Ref Owner}]}
+Outputs:
+  Sub: {Value: !Ref Sub}
+  SubId: {Value: !GetAtt Sub.SubnetId}
+  Vpc: {Value: !GetAtt Sub.VpcId}
+"""
+    cfn.create_stack(StackName="ec2-upd", TemplateBody=body)
+    first = outputs(cfn, "ec2-upd")
+    assert first["Sub"] == first["SubId"]
+    cfn.update_stack(StackName="ec2-upd", TemplateBody=body, Parameters=_params(Owner="b"))
+    assert outputs(cfn, "ec2-upd") == first  # tags: in place, same subnet
+    cfn.update_stack(
+        StackName="ec2-upd", TemplateBody=body, Parameters=_params(Owner="b", Cidr="10.5.2.0/24")
+    )
+    second = outputs(cfn, "ec2-upd")
+    assert second["Sub"] != first["Sub"]  # CidrBlock: replacement
+    assert second["Vpc"] == first["Vpc"]
+    cfn.delete_stack(StackName="ec2-upd")

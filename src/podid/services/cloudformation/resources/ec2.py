@@ -359,9 +359,17 @@ class RecordedEc2(ResourceHandler):
     def update(
         self, ctx: ResourceContext, current: Provisioned, old: Mapping[str, Any], new: Mapping[str, Any]
     ) -> Provisioned:
-        first = self.kind.attributes[0] if self.kind.attributes else None
-        own_id = str(current.attributes.get(first, current.physical_id)) if first else current.physical_id
-        ctx.authorize(AuthzCheck(f"ec2:Modify{self.kind.noun}Attribute", self._arn(ctx, own_id)))
+        first = self.kind.attributes[0] if self.kind.attributes else ""
+        if first.endswith("Id"):
+            own_id = str(current.attributes.get(first, current.physical_id))
+        else:  # a composite physical id: `rtb-...|0.0.0.0/0`, `IGW|vpc-...`
+            own_id = current.physical_id.split("|")[0]
+        only_tags = all(old.get(k) == new.get(k) for k in set(old) | set(new) if k != "Tags")
+        action = {
+            "Route": "ec2:ReplaceRoute",
+            "RouteTableAssociation": "ec2:ReplaceRouteTableAssociation",
+        }.get(self.kind.noun, f"ec2:Modify{self.kind.noun}Attribute")
+        ctx.authorize(AuthzCheck("ec2:CreateTags" if only_tags else action, self._arn(ctx, own_id)))
         return Provisioned(current.physical_id, self.kind.describe(ctx, new, own_id, current.attributes))
 
     def delete(self, ctx: ResourceContext, current: Provisioned, props: Mapping[str, Any]) -> None:
