@@ -20,7 +20,7 @@ import re
 from functools import cache
 from typing import Any
 
-from hypothesis import HealthCheck, assume, given, note, settings
+from hypothesis import HealthCheck, assume, event, given, note, settings
 from hypothesis import strategies as st
 
 from podid.policy import EvaluationRequest, MalformedPolicyDocument, PolicySet, compile_policy, evaluate
@@ -482,3 +482,107 @@ def test_variable_values_are_literal_text(value: str, other: str) -> None:
     context = {"aws:PrincipalTag/p": value}
     assert _allows(doc, "s3:GetObject", f"arn:aws:s3:::b/{value}", context)
     assert _allows(doc, "s3:GetObject", f"arn:aws:s3:::b/{other}", context) == (other == value)
+
+
+# --- robustness: any document is a policy or IAM's error, never another exception ---------------
+
+_ODD_VALUES: list[Any] = [
+    None,
+    True,
+    0,
+    1.5,
+    "",
+    "*",
+    "Allow",
+    "allow",
+    "s3:*",
+    "s3",
+    "a:b:c",
+    "arn:aws:s3:::b/*",
+    "arn:x",
+    "arn:aws:iam::111122223333:root",
+    "111122223333",
+    "${aws:username}",
+    "2012-10-17",
+    "2008-10-17",
+    "not-a-date",
+    "999.1.1.1/8",
+    [],
+    [None],
+    ["*", 1],
+    {},
+    {"AWS": []},
+    {"x": "y"},
+    {"StringEquals": {}},
+    {"ForAllValues:Null": {"aws:x": "true"}},
+    {"DateLessThan": {"aws:CurrentTime": "1700000000"}},
+]
+_ODD_KEYS = [
+    "Sid",
+    "Effect",
+    "Action",
+    "NotAction",
+    "Resource",
+    "NotResource",
+    "Principal",
+    "NotPrincipal",
+    "Condition",
+    "Version",
+    "Id",
+    "Statement",
+    "x",
+]
+
+
+def _mutate(node: Any, rnd: Rnd) -> Any:
+    """One random change somewhere in a JSON document: replace a value, drop or add a key."""
+    if isinstance(node, dict) and node and rnd.random() < 0.9:
+        key = rnd.choice(sorted(node))
+        out = dict(node)
+        choice = rnd.random()
+        if choice < 0.2:
+            del out[key]
+        elif choice < 0.35:
+            out[rnd.choice(_ODD_KEYS)] = rnd.choice(_ODD_VALUES)
+        else:
+            out[key] = _mutate(node[key], rnd)
+        return out
+    if isinstance(node, list) and node and rnd.random() < 0.9:
+        i = rnd.randrange(len(node))
+        return [*node[:i], _mutate(node[i], rnd), *node[i + 1 :]]
+    return rnd.choice(_ODD_VALUES)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.sampled_from(sorted(SHAPES)), changes, requests)
+def test_any_document_is_a_policy_or_iams_error(kind: Any, rnd: Rnd, request: EvaluationRequest) -> None:
+    from podid.policy import PolicySizeExceeded
+
+    doc: Any = make_policy(rnd, kind)
+    for _ in range(rnd.randint(0, 2)):
+        doc = _mutate(doc, rnd)
+    try:
+        compiled = compile_policy(json.dumps(doc), kind, lenient_operators=rnd.random() < 0.5)
+    except (MalformedPolicyDocument, PolicySizeExceeded) as err:
+        refused: MalformedPolicyDocument | PolicySizeExceeded | None = err
+    else:
+        refused = None
+    if refused is not None:
+        assert refused.message  # IAM's message, never empty
+        event(f"refused: {refused.message[:30]}")
+        return
+    event("parsed")
+    # Whatever parsed evaluates without raising, in every position it can take.
+    lists = {
+        "identity": "identity",
+        "boundary": "boundaries",
+        "session": "session",
+        "scp": "scps",
+        "rcp": "rcps",
+    }
+    if kind in lists:
+        policies = PolicySet(**{lists[kind]: (compiled,)})
+    else:
+        policies = PolicySet(resource=compiled)
+    decision = explain(request, policies)
+    assert decision.decision in ("Allowed", "ExplicitlyDenied", "ImplicitlyDenied")
