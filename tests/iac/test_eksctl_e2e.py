@@ -255,3 +255,57 @@ def test_a_failed_create_says_how_to_clean_up_and_delete_removes_its_roles(
     out = podid(state_dir, "eksctl", "delete", "cluster", "--name", "eks-pod-identity-demo")
     assert out.returncode == 0, out.stderr
     assert role_names(ep) == set()
+
+
+def test_addon_pod_identities_unmanaged_groups_and_a_given_node_role(
+    endpoint: tuple[RunningEndpoint, Path], tmp_path: Path
+) -> None:
+    ep, state_dir = endpoint
+    iam = ep.boto3_client("iam")
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}
+        ],
+    }
+    node_role = iam.create_role(RoleName="my-nodes", AssumeRolePolicyDocument=json.dumps(trust))["Role"][
+        "Arn"
+    ]
+    iam.attach_role_policy(RoleName="my-nodes", PolicyArn="arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy")
+    config = tmp_path / "c3.yaml"
+    config.write_text(
+        f"""\
+apiVersion: eksctl.io/v1alpha5
+kind: ClusterConfig
+metadata: {{name: c3, region: us-west-2}}
+addons:
+  - name: eks-pod-identity-agent
+  - name: vpc-cni
+    podIdentityAssociations:
+      - serviceAccountName: aws-node
+        permissionPolicyARNs: [arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy]
+nodeGroups:
+  - name: self-managed
+    desiredCapacity: 1
+    iam: {{instanceRoleARN: "{node_role}"}}
+"""
+    )
+    out = podid(state_dir, "eksctl", "create", "cluster", "-f", str(config))
+    assert out.returncode == 0, out.stderr
+    assert "with un-managed nodes" in out.stderr
+    eks = ep.boto3_client("eks")
+    assert (
+        eks.describe_nodegroup(clusterName="c3", nodegroupName="self-managed")["nodegroup"]["nodeRole"]
+        == node_role
+    )
+    (assoc,) = eks.list_pod_identity_associations(clusterName="c3")["associations"]
+    assert (assoc["namespace"], assoc["serviceAccount"]) == ("kube-system", "aws-node")
+    assert ":addon/c3/vpc-cni/" in assoc["ownerArn"]
+    made = {r["RoleName"] for r in iam.list_roles()["Roles"]} - {"my-nodes"}
+    assert len(made) == 2  # the service role and the add-on's pod identity role; no node role
+    assert any(n.startswith("eksctl-c3-podidentityrole-kube-system-aws-node-") for n in made)
+
+    out = podid(state_dir, "eksctl", "delete", "cluster", "--name", "c3")
+    assert out.returncode == 0, out.stderr
+    assert {r["RoleName"] for r in iam.list_roles()["Roles"]} == {"my-nodes"}
+    assert iam.list_attached_role_policies(RoleName="my-nodes")["AttachedPolicies"]
