@@ -147,7 +147,6 @@ class Sandbox:
         env["AWS_SHARED_CREDENTIALS_FILE"] = str(self.root / "aws-credentials")
         env["AWS_EC2_METADATA_DISABLED"] = "true"
         env["AWS_PAGER"] = ""
-        env["NO_COLOR"] = env.get("NO_COLOR", "")
         return env
 
     def start(self) -> Result:
