@@ -573,16 +573,13 @@ def test_any_document_is_a_policy_or_iams_error(kind: Any, rnd: Rnd, request: Ev
         return
     event("parsed")
     # Whatever parsed evaluates without raising, in every position it can take.
-    lists = {
-        "identity": "identity",
-        "boundary": "boundaries",
-        "session": "session",
-        "scp": "scps",
-        "rcp": "rcps",
-    }
-    if kind in lists:
-        policies = PolicySet(**{lists[kind]: (compiled,)})
-    else:
-        policies = PolicySet(resource=compiled)
+    one = (compiled,)
+    policies = {
+        "identity": PolicySet(identity=one),
+        "boundary": PolicySet(boundaries=one),
+        "session": PolicySet(session=one),
+        "scp": PolicySet(scps=one),
+        "rcp": PolicySet(rcps=one),
+    }.get(kind, PolicySet(resource=compiled))
     decision = explain(request, policies)
     assert decision.decision in ("Allowed", "ExplicitlyDenied", "ImplicitlyDenied")
