@@ -148,7 +148,7 @@ def test_up_is_idempotent_and_down_leaves_nothing(state_dir: Path) -> None:
     assert report["log"] == str(state_dir / "podid.log")
     text = podid(state_dir, "status")
     assert text.returncode == 0
-    assert f"podid is running (pid {pid}), healthy" in text.stdout
+    assert f"podid is running (pid {pid}, podid up), healthy" in text.stdout
 
     children = descendants(pid)
     assert children, "the service runs node agents and pods as processes"
@@ -203,7 +203,8 @@ def test_up_foreground_stops_on_ctrl_c(state_dir: Path) -> None:
         assert (state_dir / "endpoint.json").exists()
         assert int((state_dir / "podid.pid").read_text()) == proc.pid
         status = podid(state_dir, "status", "-o", "json")
-        assert json.loads(status.stdout)["healthy"] is True
+        report = json.loads(status.stdout)
+        assert (report["healthy"], report["pid"], report["startedBy"]) == (True, proc.pid, "podid up")
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=30)
         assert proc.returncode == 0, err
@@ -213,3 +214,30 @@ def test_up_foreground_stops_on_ctrl_c(state_dir: Path) -> None:
             proc.wait()
     assert not (state_dir / "podid.pid").exists()
     assert not (state_dir / "endpoint.json").exists()
+
+
+def test_status_sees_a_podid_serve_started_by_hand(state_dir: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "PODID_"))}
+    env["PODID_STATE_DIR"] = str(state_dir)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "podid", "serve", "--port", "0", "--no-runtime"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not (state_dir / "endpoint.json").exists():
+            time.sleep(0.05)
+        out = podid(state_dir, "status", "-o", "json")
+        report = json.loads(out.stdout)
+        assert out.returncode == 0
+        assert (report["pid"], report["startedBy"], report["healthy"]) == (proc.pid, "podid serve", True)
+        assert "log" not in report
+        # `down` stops only what `up` started
+        assert podid(state_dir, "down").stdout.startswith("podid is not running")
+        assert proc.poll() is None
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    assert podid(state_dir, "status").returncode == 3

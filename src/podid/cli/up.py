@@ -277,11 +277,17 @@ def status(output: str) -> None:
     """Show whether podid runs, where, and what its clusters run."""
     state_dir = resolve_state_dir()
     current = running(state_dir)
+    started_by = "podid up"
+    if current is None:
+        current = _served(state_dir)
+        started_by = "podid serve"
     report: dict[str, object] = {"stateDir": str(state_dir), "running": current is not None}
     code = 3
     if current is not None:
         healthy = bool(current.url) and answers(current.url or "")
-        report.update(pid=current.pid, endpoint=current.url, healthy=healthy, log=str(state_dir / LOG_FILE))
+        report.update(pid=current.pid, endpoint=current.url, healthy=healthy, startedBy=started_by)
+        if started_by == "podid up":
+            report["log"] = str(state_dir / LOG_FILE)
         code = 0 if healthy else 1
         if healthy:
             report["clusters"] = _clusters(state_dir)
@@ -290,6 +296,17 @@ def status(output: str) -> None:
         sys.exit(code)
     _print_status(report)
     sys.exit(code)
+
+
+def _served(state_dir: Path) -> Running | None:
+    """A `podid serve` started by hand: no pid file, but a live pid in endpoint.json."""
+    try:
+        pid = json.loads((state_dir / "endpoint.json").read_text()).get("pid")
+    except (OSError, ValueError):
+        return None
+    if not isinstance(pid, int) or not _alive(pid):
+        return None
+    return Running(pid, read_endpoint(state_dir).url)
 
 
 def _clusters(state_dir: Path) -> list[dict[str, object]]:
@@ -351,12 +368,13 @@ def _print_status(report: dict[str, object]) -> None:
         console.print("start it with `podid up`")
         return
     health = "[green]healthy[/green]" if report["healthy"] else "[red]not answering[/red]"
-    console.print(f"podid is [bold]running[/bold] (pid {report['pid']}), {health}")
+    console.print(f"podid is [bold]running[/bold] (pid {report['pid']}, {report['startedBy']}), {health}")
     console.print(
         f"  endpoint   {report['endpoint'] or '(not listening yet)'}  (IAM, STS, EKS, EKS Auth, S3, ...)"
     )
     console.print(f"  state dir  {report['stateDir']}")
-    console.print(f"  log        {report['log']}")
+    if "log" in report:
+        console.print(f"  log        {report['log']}")
     clusters = report.get("clusters")
     if not isinstance(clusters, list):
         return
