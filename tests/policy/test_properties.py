@@ -583,3 +583,47 @@ def test_any_document_is_a_policy_or_iams_error(kind: Any, rnd: Rnd, request: Ev
     }.get(kind, PolicySet(resource=compiled))
     decision = explain(request, policies)
     assert decision.decision in ("Allowed", "ExplicitlyDenied", "ImplicitlyDenied")
+
+
+def _as_case(corpus: Corpus, request: EvaluationRequest) -> dict[str, Any]:
+    case: dict[str, Any] = {
+        "request": {
+            "principal": request.principal,
+            "action": request.action,
+            "resource": request.resource,
+            "resourceAccount": request.resource_account,
+            "context": dict(request.context),
+        },
+        "identityPolicies": corpus["identity"],
+        "permissionBoundaries": corpus["boundaries"],
+        "sessionPolicies": corpus["session"],
+        "serviceControlPolicies": corpus["scps"],
+        "resourceControlPolicies": corpus["rcps"],
+    }
+    if corpus["resource"] is not None:
+        case["resourcePolicy"] = corpus["resource"]
+    return case
+
+
+@settings(max_examples=300, deadline=None)
+@given(corpora, requests, changes)
+def test_any_simulator_case_is_decided_or_a_case_error(
+    corpus: Corpus, request: EvaluationRequest, rnd: Rnd
+) -> None:
+    from podid.policy.simulate import CaseError, simulate_case
+
+    case: Any = _as_case(corpus, request)
+    for _ in range(rnd.randint(0, 2)):
+        case = _mutate(case, rnd)
+    try:
+        result = simulate_case(case)
+    except CaseError as err:
+        problem = str(err)
+    else:
+        problem = ""
+    if problem:
+        event("case error")
+        return
+    event("decided")
+    assert result["decision"] in ("Allowed", "ExplicitlyDenied", "ImplicitlyDenied")
+    json.dumps(result)  # the output is JSON
