@@ -184,3 +184,36 @@ def test_default_settings_reads(s3: Any) -> None:
     versions = s3.list_object_versions(Bucket=bucket)["Versions"]
     assert [(v["Key"], v["VersionId"], v["IsLatest"]) for v in versions] == [("v/1", "null", True)]
     assert s3.head_object(Bucket=bucket, Key="v/1")["ServerSideEncryption"] == "AES256"
+
+
+def test_wrong_region_is_refused_and_botocore_follows(ep: RunningEndpoint, s3: Any) -> None:
+    import urllib.error
+    import urllib.request
+
+    from botocore.auth import S3SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    eu = ep.boto3_client("s3", region_name="eu-central-1")
+    eu.create_bucket(Bucket="eu-region-bkt", CreateBucketConfiguration={"LocationConstraint": "eu-central-1"})
+    request = AWSRequest(method="GET", url=f"{ep.url}/eu-region-bkt?list-type=2")
+    S3SigV4Auth(Credentials(ep.admin.access_key_id, ep.admin.secret_access_key), "s3", REGION).add_auth(
+        request
+    )
+    prepared = request.prepare()
+    with pytest.raises(urllib.error.HTTPError) as err:
+        urllib.request.urlopen(urllib.request.Request(prepared.url, headers=dict(prepared.headers)))
+    assert err.value.code == 400
+    assert err.value.headers["x-amz-bucket-region"] == "eu-central-1"
+    body = err.value.read()
+    assert b"<Code>AuthorizationHeaderMalformed</Code>" in body
+    assert b"<Region>eu-central-1</Region>" in body
+    # botocore re-signs for the bucket's region and retries (S3RegionRedirector), HEAD included.
+    s3.put_object(Bucket="eu-region-bkt", Key="k", Body=b"redirected")
+    assert s3.get_object(Bucket="eu-region-bkt", Key="k")["Body"].read() == b"redirected"
+    assert ep.boto3_client("s3").head_object(Bucket="eu-region-bkt", Key="k")["ContentLength"] == 10
+    assert ep.boto3_client("s3").head_bucket(Bucket="eu-region-bkt")["BucketRegion"] == "eu-central-1"
+    # SigV2 presigned URLs carry no region and are served wherever the bucket lives.
+    url = s3.generate_presigned_url("get_object", Params={"Bucket": "eu-region-bkt", "Key": "k"})
+    with urllib.request.urlopen(url) as response:
+        assert response.read() == b"redirected"

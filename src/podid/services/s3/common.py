@@ -51,8 +51,19 @@ class S3Base(Provider):
         vhost = bucket if isinstance(bucket, str) and host.startswith(bucket + ".") else None
         return self.wire.parse(fresh, bucket_from_host=vhost).params
 
-    def existing_bucket(self, name: str) -> Bucket:
-        return self.domain.bucket(name)
+    def existing_bucket(self, call: Call, name: str) -> Bucket:
+        """The bucket a request addresses: `NoSuchBucket`, or S3's wrong-region answer.
+
+        A SigV4 request signed for another region than the bucket's is refused as S3 refuses it, with
+        the bucket's region in `x-amz-bucket-region` (and `<Region>`): `AuthorizationHeaderMalformed`
+        400 (header auth) or `AuthorizationQueryParametersError` 400 (presigned). botocore follows
+        it: it re-signs for that region and retries. SigV2 carries no region and is always served.
+        """
+        bucket = self.domain.bucket(name)
+        v = call.signature
+        if v is not None and v.signature_version == 4 and v.scope.region != bucket.region:
+            raise errors.wrong_region(v.scope.region, bucket.region, presigned=v.presigned)
+        return bucket
 
 
 def owner(account: str) -> dict[str, str]:

@@ -209,3 +209,21 @@ def invalid_location(constraint: str) -> AwsError:
 
 def policy_too_large() -> AwsError:
     return AwsError("Policies must be less than 20 KB", code="PolicyTooLarge", status=400)
+
+
+def wrong_region(signed: str, actual: str, *, presigned: bool) -> AwsError:
+    """S3's refusal of a request signed for another region than the bucket's."""
+    if presigned:
+        message = (
+            f"Error parsing the X-Amz-Credential parameter; the region '{signed}' is wrong; "
+            f"expecting '{actual}'"
+        )
+        code = "AuthorizationQueryParametersError"
+    else:
+        message = (
+            f"The authorization header is malformed; the region '{signed}' is wrong; expecting '{actual}'"
+        )
+        code = "AuthorizationHeaderMalformed"
+    return AwsError(
+        message, code=code, status=400, fields={"Region": actual}, headers={"x-amz-bucket-region": actual}
+    )
