@@ -7,6 +7,7 @@ managed policy catalog.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from typing import Any, TypeVar
 from podid.clock import Clock
 from podid.errors import ValidationError
 from podid.policy import PolicyKind, parse_policy
+from podid.policy.errors import MalformedPolicyDocument
 from podid.services.iam.errors import InvalidInput, LimitExceeded, NoSuchEntity
 from podid.services.iam.managed import AWS_POLICY_PREFIX, ManagedPolicyCatalog, load_catalog
 from podid.services.iam.model import POLICIES, ROLES, USERS, CustomerPolicy, Role, Tags, User, entity_key
@@ -78,7 +80,16 @@ def validate_document(document: str, kind: PolicyKind) -> None:
 
     Size quotas are checked by the callers, which know whether a document is managed, inline
     (aggregated per role or user) or a trust policy.
+
+    A trust policy that is not JSON at all gets IAM's own wording for CreateRole and
+    UpdateAssumeRolePolicy, "This policy contains invalid Json" (identity policies get the
+    engine's "Syntax errors in policy.", as CreatePolicy/PutRolePolicy answer).
     """
+    if kind == "trust":
+        try:
+            json.loads(document)
+        except ValueError:
+            raise MalformedPolicyDocument("This policy contains invalid Json") from None
     parse_policy(document, kind, enforce_size=False)
 
 
