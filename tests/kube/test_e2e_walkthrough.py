@@ -236,6 +236,29 @@ def test_walkthrough_steps_2_5_6(cluster: tuple[RunningEndpoint, Path]) -> None:
         "arn:aws:sts::111122223333:assumed-role/s3-app-eks-pod-identity-role/eks-"
     )
     assert identity["Account"] == "111122223333"
+    # 1. List S3 buckets (should succeed)
+    ep.boto3_client("s3").create_bucket(
+        Bucket="walkthrough-data", CreateBucketConfiguration={"LocationConstraint": "us-west-2"}
+    )
+    out = kubectl(state_dir, "exec", "-n", "demo-ns", pods[0], "--", "aws", "s3", "ls")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.rstrip().endswith(" walkthrough-data")
+    # 3. Attempt to create a bucket (should FAIL)
+    out = kubectl(
+        state_dir,
+        "exec",
+        "-n",
+        "demo-ns",
+        pods[0],
+        "--",
+        "sh",
+        "-c",
+        "aws s3 mb s3://my-test-bucket-$(date +%s)",
+    )
+    assert out.returncode == 1
+    # the walkthrough shows "Access Denied"; S3's newer messages add who was refused and why
+    assert "An error occurred (AccessDenied) when calling the CreateBucket operation: " in out.stderr
+    assert "command terminated with exit code 1" in out.stderr
     # the container runs as uid 1 (runAsUser) and sees exactly EKS's variables
     out = kubectl(state_dir, "exec", "-n", "demo-ns", pods[0], "--", "sh", "-c", "id -u; env")
     uid, *env_lines = out.stdout.splitlines()

@@ -144,8 +144,10 @@ class Node:
         return port
 
     async def wait_agent_ready(self) -> None:
+        """Until this node's agent is ready; at once when the cluster has no agent (or loses it)."""
         while self.has_agent and not self._agent_ready.is_set():
-            await self._agent_ready.wait()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._agent_ready.wait(), 1.0)
 
     def set_agent_ready(self, ready: bool) -> None:
         if ready:
