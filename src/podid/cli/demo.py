@@ -23,7 +23,12 @@ import click
     show_default=True,
     help="Which way to create the cluster: 1 (eksctl), 2 (CloudFormation) or both.",
 )
-def demo(step: bool, options: str) -> None:
+@click.option(
+    "--migration",
+    is_flag=True,
+    help="Instead: the app on IRSA first, then migrated to Pod Identity (eksctl migrate-to-pod-identity).",
+)
+def demo(step: bool, options: str, migration: bool) -> None:
     """Run the EKS Pod Identity walkthrough end to end, checking every expected outcome."""
     from rich.console import Console
     from rich.table import Table
@@ -58,9 +63,13 @@ def demo(step: bool, options: str) -> None:
         transcript.output(result)
         if transcript.expect("podid answers", result.code == 0, result.stderr.strip()[-300:]):
             walk = Walkthrough(sandbox, Shell(sandbox, transcript), transcript)
-            if options in ("1", "both"):
+            if migration:
+                from podid.demo.migration import MigrationDemo
+
+                MigrationDemo(sandbox, Shell(sandbox, transcript), transcript).run()
+            elif options in ("1", "both"):
                 walk.option1()
-            if options in ("2", "both"):
+            if not migration and options in ("2", "both"):
                 walk.option2()
     finally:
         transcript.begin("Stop podid and remove its state")
