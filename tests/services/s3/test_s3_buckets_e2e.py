@@ -217,3 +217,11 @@ def test_wrong_region_is_refused_and_botocore_follows(ep: RunningEndpoint, s3: A
     url = s3.generate_presigned_url("get_object", Params={"Bucket": "eu-region-bkt", "Key": "k"})
     with urllib.request.urlopen(url) as response:
         assert response.read() == b"redirected"
+
+
+def test_expected_bucket_owner(ep: RunningEndpoint, s3: Any) -> None:
+    bucket = make_bucket(s3)
+    s3.put_object(Bucket=bucket, Key="k", Body=b"x", ExpectedBucketOwner=ep.admin.account_id)
+    with pytest.raises(ClientError) as err:
+        s3.get_object(Bucket=bucket, Key="k", ExpectedBucketOwner=OTHER_ACCOUNT)
+    assert error_code(err.value) == "AccessDenied"

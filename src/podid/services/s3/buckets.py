@@ -78,20 +78,20 @@ class BucketOperations(S3Base):
 
     @operation("DeleteBucket")
     def delete_bucket(self, call: Call, p: Params) -> Result:
-        bucket = self.existing_bucket(call, p["Bucket"])
+        bucket = self.existing_bucket(call, p)
         self.az.bucket(call, "s3:DeleteBucket", bucket)
         self.domain.delete_bucket(bucket.name)
         return {}
 
     @operation("HeadBucket")
     def head_bucket(self, call: Call, p: Params) -> Result:
-        bucket = self.existing_bucket(call, p["Bucket"])
+        bucket = self.existing_bucket(call, p)
         self.az.bucket(call, "s3:ListBucket", bucket)
         return {"BucketRegion": bucket.region, "AccessPointAlias": False}
 
     @operation("GetBucketLocation")
     def get_bucket_location(self, call: Call, p: Params) -> Result:
-        bucket = self.existing_bucket(call, p["Bucket"])
+        bucket = self.existing_bucket(call, p)
         self.az.bucket(call, "s3:GetBucketLocation", bucket)
         # us-east-1 buckets have a null location constraint.
         return {"LocationConstraint": None if bucket.region == "us-east-1" else bucket.region}
@@ -100,7 +100,7 @@ class BucketOperations(S3Base):
 
     @operation("PutBucketPolicy")
     async def put_bucket_policy(self, call: Call, p: Params) -> Result:
-        bucket = self.existing_bucket(call, p["Bucket"])
+        bucket = self.existing_bucket(call, p)
         self.az.bucket(call, "s3:PutBucketPolicy", bucket)
         p = await self.body_params(call, p)
         policy = p.get("Policy")
@@ -111,7 +111,7 @@ class BucketOperations(S3Base):
 
     @operation("GetBucketPolicy")
     def get_bucket_policy(self, call: Call, p: Params) -> Result:
-        bucket = self.existing_bucket(call, p["Bucket"])
+        bucket = self.existing_bucket(call, p)
         self.az.bucket(call, "s3:GetBucketPolicy", bucket)
         if bucket.policy is None:
             raise errors.no_such_bucket_policy(bucket.name)
@@ -119,7 +119,7 @@ class BucketOperations(S3Base):
 
     @operation("DeleteBucketPolicy")
     def delete_bucket_policy(self, call: Call, p: Params) -> Result:
-        bucket = self.existing_bucket(call, p["Bucket"])
+        bucket = self.existing_bucket(call, p)
         self.az.bucket(call, "s3:DeleteBucketPolicy", bucket)
         bucket.policy = None
         self.domain.save_bucket(bucket)
@@ -129,7 +129,7 @@ class BucketOperations(S3Base):
 
     @operation("PutBucketTagging")
     async def put_bucket_tagging(self, call: Call, p: Params) -> Result:
-        bucket = self.existing_bucket(call, p["Bucket"])
+        bucket = self.existing_bucket(call, p)
         p = await self.body_params(call, p)
         if "Tagging" not in p:
             raise errors.malformed_xml()
@@ -143,7 +143,7 @@ class BucketOperations(S3Base):
 
     @operation("GetBucketTagging")
     def get_bucket_tagging(self, call: Call, p: Params) -> Result:
-        bucket = self.existing_bucket(call, p["Bucket"])
+        bucket = self.existing_bucket(call, p)
         self.az.bucket(call, "s3:GetBucketTagging", bucket)
         if not bucket.tags:
             raise errors.no_such_tag_set(bucket.name)
@@ -151,7 +151,7 @@ class BucketOperations(S3Base):
 
     @operation("DeleteBucketTagging")
     def delete_bucket_tagging(self, call: Call, p: Params) -> Result:
-        bucket = self.existing_bucket(call, p["Bucket"])
+        bucket = self.existing_bucket(call, p)
         # S3 authorizes DeleteBucketTagging with s3:PutBucketTagging.
         self.az.bucket(call, "s3:PutBucketTagging", bucket)
         bucket.tags = None
@@ -171,7 +171,7 @@ class BucketOperations(S3Base):
         return context
 
     def _listing(self, call: Call, p: Params, after: str) -> tuple[Bucket, Any, int]:
-        bucket = self.existing_bucket(call, p["Bucket"])
+        bucket = self.existing_bucket(call, p)
         self.az.bucket(call, "s3:ListBucket", bucket, self._list_context(p))
         if p.get("EncodingType") not in (None, "url"):
             raise errors.invalid_argument("Invalid Encoding Method specified in Request", "encoding-type", "")

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl, quote_plus
 
+from podid.errors import AccessDenied
 from podid.services.base import Call, Params, Provider
 from podid.services.s3 import errors
 from podid.services.s3.authz import S3Authorizer
@@ -51,18 +52,22 @@ class S3Base(Provider):
         vhost = bucket if isinstance(bucket, str) and host.startswith(bucket + ".") else None
         return self.wire.parse(fresh, bucket_from_host=vhost).params
 
-    def existing_bucket(self, call: Call, name: str) -> Bucket:
+    def existing_bucket(self, call: Call, p: Params) -> Bucket:
         """The bucket a request addresses: `NoSuchBucket`, or S3's wrong-region answer.
 
         A SigV4 request signed for another region than the bucket's is refused as S3 refuses it, with
         the bucket's region in `x-amz-bucket-region` (and `<Region>`): `AuthorizationHeaderMalformed`
         400 (header auth) or `AuthorizationQueryParametersError` 400 (presigned). botocore follows
         it: it re-signs for that region and retries. SigV2 carries no region and is always served.
+        `x-amz-expected-bucket-owner` naming another account is `AccessDenied`, as in S3.
         """
-        bucket = self.domain.bucket(name)
+        bucket = self.domain.bucket(str(p["Bucket"]))
         v = call.signature
         if v is not None and v.signature_version == 4 and v.scope.region != bucket.region:
             raise errors.wrong_region(v.scope.region, bucket.region, presigned=v.presigned)
+        expected = p.get("ExpectedBucketOwner")
+        if expected is not None and expected != bucket.account:
+            raise AccessDenied("Access Denied")
         return bucket
 
 

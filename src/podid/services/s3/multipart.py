@@ -52,7 +52,7 @@ class MultipartOperations(ObjectOperations):
 
     @operation("CreateMultipartUpload")
     def create_multipart_upload(self, call: Call, p: Params) -> Result:
-        bucket = self.existing_bucket(call, p["Bucket"])
+        bucket = self.existing_bucket(call, p)
         key = str(p["Key"])
         check_key(key)
         tags = header_tags(p.get("Tagging"))
@@ -116,7 +116,7 @@ class MultipartOperations(ObjectOperations):
 
     @operation("UploadPart")
     async def upload_part(self, call: Call, p: Params) -> Result:
-        bucket = self.existing_bucket(call, p["Bucket"])
+        bucket = self.existing_bucket(call, p)
         key = str(p["Key"])
         self.az.object(call, "s3:PutObject", bucket, key)
         number = self._part_number(p)
@@ -146,7 +146,7 @@ class MultipartOperations(ObjectOperations):
 
     @operation("UploadPartCopy")
     async def upload_part_copy(self, call: Call, p: Params) -> Result:
-        bucket = self.existing_bucket(call, p["Bucket"])
+        bucket = self.existing_bucket(call, p)
         key = str(p["Key"])
         self.az.object(call, "s3:PutObject", bucket, key)
         _, source = self.copy_source(call, str(p["CopySource"]))
@@ -183,7 +183,7 @@ class MultipartOperations(ObjectOperations):
 
     @operation("CompleteMultipartUpload")
     async def complete_multipart_upload(self, call: Call, p: Params) -> Result:
-        bucket = self.existing_bucket(call, p["Bucket"])
+        bucket = self.existing_bucket(call, p)
         key = str(p["Key"])
         self.az.object(call, "s3:PutObject", bucket, key)
         p = await self.body_params(call, p)
@@ -285,7 +285,7 @@ class MultipartOperations(ObjectOperations):
 
     @operation("AbortMultipartUpload")
     def abort_multipart_upload(self, call: Call, p: Params) -> Result:
-        bucket = self.existing_bucket(call, p["Bucket"])
+        bucket = self.existing_bucket(call, p)
         key = str(p["Key"])
         self.az.object(call, "s3:AbortMultipartUpload", bucket, key)
         upload = self.upload(bucket, key, str(p["UploadId"]))
@@ -295,7 +295,7 @@ class MultipartOperations(ObjectOperations):
 
     @operation("ListParts")
     def list_parts(self, call: Call, p: Params) -> Result:
-        bucket = self.existing_bucket(call, p["Bucket"])
+        bucket = self.existing_bucket(call, p)
         key = str(p["Key"])
         self.az.object(call, "s3:ListMultipartUploadParts", bucket, key)
         upload = self.upload(bucket, key, str(p["UploadId"]))
@@ -335,7 +335,7 @@ class MultipartOperations(ObjectOperations):
 
     @operation("ListMultipartUploads")
     def list_multipart_uploads(self, call: Call, p: Params) -> Result:
-        bucket = self.existing_bucket(call, p["Bucket"])
+        bucket = self.existing_bucket(call, p)
         self.az.bucket(call, "s3:ListBucketMultipartUploads", bucket)
         prefix = str(p.get("Prefix") or "")
         delimiter = str(p.get("Delimiter") or "")

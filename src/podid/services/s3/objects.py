@@ -86,7 +86,7 @@ class ObjectOperations(S3Base):
 
     @operation("PutObject")
     async def put_object(self, call: Call, p: Params) -> Result:
-        bucket = self.existing_bucket(call, p["Bucket"])
+        bucket = self.existing_bucket(call, p)
         key = str(p["Key"])
         check_key(key)
         tags = header_tags(p.get("Tagging"))
@@ -122,7 +122,7 @@ class ObjectOperations(S3Base):
         }
 
     def _read(self, call: Call, p: Params) -> tuple[ObjectRecord, Result, tuple[int, int] | None]:
-        bucket = self.existing_bucket(call, p["Bucket"])
+        bucket = self.existing_bucket(call, p)
         record = self.readable(call, bucket, str(p["Key"]))
         check_preconditions(
             record,
@@ -181,7 +181,7 @@ class ObjectOperations(S3Base):
 
     @operation("DeleteObject")
     def delete_object(self, call: Call, p: Params) -> Result:
-        bucket = self.existing_bucket(call, p["Bucket"])
+        bucket = self.existing_bucket(call, p)
         key = str(p["Key"])
         self.az.object(call, "s3:DeleteObject", bucket, key)
         self.domain.delete_object(bucket.name, key)
@@ -189,7 +189,7 @@ class ObjectOperations(S3Base):
 
     @operation("DeleteObjects")
     async def delete_objects(self, call: Call, p: Params) -> Result:
-        bucket = self.existing_bucket(call, p["Bucket"])
+        bucket = self.existing_bucket(call, p)
         headers = call.request.headers if call.request is not None else {}
         if "content-md5" not in headers and not any(h.lower().startswith("x-amz-checksum-") for h in headers):
             raise errors.invalid_request("Missing required header for this request: Content-MD5")
@@ -236,7 +236,7 @@ class ObjectOperations(S3Base):
 
     @operation("CopyObject")
     def copy_object(self, call: Call, p: Params) -> Result:
-        bucket = self.existing_bucket(call, p["Bucket"])
+        bucket = self.existing_bucket(call, p)
         key = str(p["Key"])
         check_key(key)
         source_bucket, source = self.copy_source(call, str(p["CopySource"]))
@@ -295,13 +295,13 @@ class ObjectOperations(S3Base):
 
     @operation("GetObjectTagging")
     def get_object_tagging(self, call: Call, p: Params) -> Result:
-        bucket = self.existing_bucket(call, p["Bucket"])
+        bucket = self.existing_bucket(call, p)
         record = self.readable(call, bucket, str(p["Key"]), "s3:GetObjectTagging")
         return {"TagSet": tag_list(record.tags)}
 
     @operation("PutObjectTagging")
     async def put_object_tagging(self, call: Call, p: Params) -> Result:
-        bucket = self.existing_bucket(call, p["Bucket"])
+        bucket = self.existing_bucket(call, p)
         key = str(p["Key"])
         p = await self.body_params(call, p)
         if "Tagging" not in p:
@@ -320,7 +320,7 @@ class ObjectOperations(S3Base):
 
     @operation("DeleteObjectTagging")
     def delete_object_tagging(self, call: Call, p: Params) -> Result:
-        bucket = self.existing_bucket(call, p["Bucket"])
+        bucket = self.existing_bucket(call, p)
         record = self.readable(call, bucket, str(p["Key"]), "s3:DeleteObjectTagging")
         record.tags = {}
         self.domain.save_object_meta(bucket.name, record)

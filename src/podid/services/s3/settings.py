@@ -20,26 +20,26 @@ from podid.services.s3.listing import list_page
 class SettingsOperations(S3Base):
     @operation("GetBucketVersioning")
     def get_bucket_versioning(self, call: Call, p: Params) -> Result:
-        bucket = self.existing_bucket(call, p["Bucket"])
+        bucket = self.existing_bucket(call, p)
         self.az.bucket(call, "s3:GetBucketVersioning", bucket)
         return {}
 
     @operation("GetBucketEncryption")
     def get_bucket_encryption(self, call: Call, p: Params) -> Result:
-        bucket = self.existing_bucket(call, p["Bucket"])
+        bucket = self.existing_bucket(call, p)
         self.az.bucket(call, "s3:GetEncryptionConfiguration", bucket)
         rule = {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}, "BucketKeyEnabled": False}
         return {"ServerSideEncryptionConfiguration": {"Rules": [rule]}}
 
     @operation("GetBucketOwnershipControls")
     def get_bucket_ownership_controls(self, call: Call, p: Params) -> Result:
-        bucket = self.existing_bucket(call, p["Bucket"])
+        bucket = self.existing_bucket(call, p)
         self.az.bucket(call, "s3:GetBucketOwnershipControls", bucket)
         return {"OwnershipControls": {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}}
 
     @operation("GetPublicAccessBlock")
     def get_public_access_block(self, call: Call, p: Params) -> Result:
-        bucket = self.existing_bucket(call, p["Bucket"])
+        bucket = self.existing_bucket(call, p)
         self.az.bucket(call, "s3:GetBucketPublicAccessBlock", bucket)
         flags = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
         return {"PublicAccessBlockConfiguration": dict.fromkeys(flags, True)}
@@ -50,13 +50,13 @@ class SettingsOperations(S3Base):
 
     @operation("GetBucketAcl")
     def get_bucket_acl(self, call: Call, p: Params) -> Result:
-        bucket = self.existing_bucket(call, p["Bucket"])
+        bucket = self.existing_bucket(call, p)
         self.az.bucket(call, "s3:GetBucketAcl", bucket)
         return self._acl(bucket.account)
 
     @operation("GetObjectAcl")
     def get_object_acl(self, call: Call, p: Params) -> Result:
-        bucket = self.existing_bucket(call, p["Bucket"])
+        bucket = self.existing_bucket(call, p)
         key = str(p["Key"])
         self.az.object(call, "s3:GetObjectAcl", bucket, key)
         record = self.domain.get_object(bucket.name, key)
@@ -64,7 +64,7 @@ class SettingsOperations(S3Base):
 
     @operation("ListObjectVersions")
     def list_object_versions(self, call: Call, p: Params) -> Result:
-        bucket = self.existing_bucket(call, p["Bucket"])
+        bucket = self.existing_bucket(call, p)
         self.az.bucket(call, "s3:ListBucketVersions", bucket)
         url = p.get("EncodingType") == "url"
         marker = str(p.get("KeyMarker") or "")
