@@ -194,3 +194,16 @@ async def test_storage_writes_atomically(tmp_path: Path) -> None:
     (blobs.tmp / "leftover").write_bytes(b"half a body")  # as a crash would leave it
     BlobStore(tmp_path / "s3")
     assert list(blobs.tmp.iterdir()) == []
+
+
+async def test_reader_keeps_its_bytes_and_closes(tmp_path: Path) -> None:
+    import gc
+
+    blobs = BlobStore(tmp_path / "s3")
+    blob = blobs.commit(await blobs.write(b"a" * 3_000_000))
+    reader = blobs.read(blob)
+    blobs.delete(blob)  # replaced or deleted while a download is being answered
+    assert b"".join([c async for c in reader]) == b"a" * 3_000_000
+    dropped = blobs.read(blobs.commit(await blobs.write(b"b" * 10)))
+    del dropped
+    gc.collect()  # no ResourceWarning (warnings are errors): the file was closed

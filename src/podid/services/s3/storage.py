@@ -18,12 +18,12 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
-import shutil
 import uuid
+import weakref
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import BinaryIO, Protocol
 
 from podid.wire.checksums import Checksum, Md5, new_checksum
 
@@ -145,9 +145,11 @@ class BlobStore:
     def read(self, blob: str, start: int = 0, length: int | None = None) -> AsyncIterator[bytes]:
         """The bytes of `blob` from `start`, `length` of them (to the end if None), in chunks.
 
-        The file is opened on the first chunk (nothing leaks if the iterator is never started).
+        The file is opened now, so a download already answered keeps reading the bytes it started
+        with even if the object is replaced or deleted meanwhile (POSIX keeps an open inode); the
+        handle is closed at the end, or when the reader is dropped unfinished.
         """
-        return _chunks(self.path_of(blob), start, length)
+        return BlobReader(open(self.path_of(blob), "rb"), start, length)
 
     async def concat(self, blobs: Iterable[str], checksums: list[Checksum]) -> Staged:
         """Concatenate blobs into a new staged file (multipart completion), hashing as it goes."""
@@ -159,23 +161,33 @@ class BlobStore:
 
         return await self.write(pieces(), on_chunk=checksums)
 
-    def remove_all(self) -> None:
-        shutil.rmtree(self.root, ignore_errors=True)
-
 
 async def _one(data: bytes) -> AsyncIterator[bytes]:
     yield data
 
 
-async def _chunks(path: Path, start: int, length: int | None) -> AsyncIterator[bytes]:
-    with open(path, "rb") as handle:  # noqa: ASYNC230 - see write()
+class BlobReader:
+    """An async iterator over part of an open file, in `READ_CHUNK` pieces; closes the file when done."""
+
+    def __init__(self, handle: BinaryIO, start: int, length: int | None) -> None:
+        self._handle = handle
+        self._remaining = length
         handle.seek(start)
-        remaining = length
-        while remaining is None or remaining > 0:
-            want = READ_CHUNK if remaining is None else min(READ_CHUNK, remaining)
-            data = handle.read(want)
-            if not data:
-                break
-            if remaining is not None:
-                remaining -= len(data)
-            yield data
+        # Closes the file if the reader is dropped before the end (a client that went away).
+        self._finalizer = weakref.finalize(self, handle.close)
+
+    def __aiter__(self) -> BlobReader:
+        return self
+
+    async def __anext__(self) -> bytes:
+        if self._remaining is not None and self._remaining <= 0:
+            self._finalizer()
+            raise StopAsyncIteration
+        want = READ_CHUNK if self._remaining is None else min(READ_CHUNK, self._remaining)
+        data = self._handle.read(want) if not self._handle.closed else b""
+        if not data:
+            self._finalizer()
+            raise StopAsyncIteration
+        if self._remaining is not None:
+            self._remaining -= len(data)
+        return data
