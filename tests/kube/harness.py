@@ -158,6 +158,7 @@ async def serve(
     backoff_s: float = 0.2,
     store: Store | None = None,
     clock: Clock | None = None,
+    privileged: bool | None = None,
 ) -> Served:
     store = store if store is not None else Store(state_dir / "podid.db")
     root = web.Application()
@@ -185,7 +186,9 @@ async def serve(
         source=plane,
         credentials=fake_node_credentials,
         network=network,
-        options=RunnerOptions(backoff_initial_s=backoff_s, backoff_max_s=backoff_s * 4),
+        options=RunnerOptions(
+            backoff_initial_s=backoff_s, backoff_max_s=backoff_s * 4, privileged=privileged
+        ),
     )
     root.add_subapp("/_podid/kube/", runtime.api_app())
     await runner.setup()

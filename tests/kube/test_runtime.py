@@ -483,3 +483,53 @@ async def test_readiness_probes(tmp_path: Path, plane: FakeControlPlane) -> None
         assert rows == {"closed": ["0/1", "Running"], "fine": ["1/1", "Running"]}
     finally:
         await served.stop()
+
+
+async def test_fallback_without_root_points_pods_at_their_nodes_agent(tmp_path: Path) -> None:
+    """What a non-root podid does: no namespaces, no mounts: the env is rewritten instead."""
+    plane = FakeControlPlane()
+    plane.add_cluster("demo", nodes=1, addons={"eks-pod-identity-agent"})
+    plane.associations.add(("demo", "demo-ns", "demo-sa"))
+    served = await serve(tmp_path, plane, privileged=False)
+    try:
+        await wait_for(lambda: len(ready_pods(served, "kube-system")) == 1, limit=30, what="the agent")
+        no_user = APP.replace("          runAsUser: 1\n", "").replace("          runAsNonRoot: true\n", "")
+        await served.akubectl("apply", "-f", "-", input=no_user)
+        await wait_for(lambda: len(ready_pods(served, "demo-ns")) == 2, what="pods")
+        node = next(iter(cluster_of(served).nodes.values()))
+        pod = ready_pods(served, "demo-ns")[0]
+        out = await served.akubectl(
+            "exec",
+            "-n",
+            "demo-ns",
+            pod["metadata"]["name"],
+            "--",
+            "sh",
+            "-c",
+            "env; cat $AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE | cut -c1-6",
+        )
+        env = dict(line.split("=", 1) for line in out.stdout.splitlines() if "=" in line)
+        assert (
+            env["AWS_CONTAINER_CREDENTIALS_FULL_URI"]
+            == f"http://{node.address}:{node.agent_port}/v1/credentials"
+        )
+        assert node.address.startswith("127.")
+        token_path = Path(env["AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"])
+        assert token_path.name == "eks-pod-identity-token"
+        assert token_path.is_relative_to(tmp_path)
+        assert out.stdout.splitlines()[-1] == "eyJhbG"
+        # the node's agent answers there (EKS Auth is this test's double, hence the error it relays)
+        out = await served.akubectl(
+            "exec",
+            "-n",
+            "demo-ns",
+            pod["metadata"]["name"],
+            "--",
+            "sh",
+            "-c",
+            'curl -s -o /dev/null -w "%{http_code}" -H "Authorization: '
+            '$(cat $AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE)" $AWS_CONTAINER_CREDENTIALS_FULL_URI',
+        )
+        assert out.stdout in ("400", "404", "500"), out
+    finally:
+        await served.stop()

@@ -93,3 +93,22 @@ def test_program_in_private_tree_runs_as_container_user(tmp_path: Path) -> None:
 def test_without_root_the_command_runs_as_is() -> None:
     assert Sandbox(root=False, uid=1).argv(["sleep", "1"]) == ["sleep", "1"]
     assert Sandbox(root=False).argv(["sh"], tty=True)[1:] == ["-c", "sh"]
+
+
+def test_leftover_process_groups_of_a_crashed_run_are_ended(tmp_path: Path) -> None:
+    from podid.kube.pods import kill_leftovers, record_pid
+
+    pod_dir = tmp_path / "cluster" / "pods" / "uid-1"
+    pod_dir.mkdir(parents=True)
+    proc = subprocess.Popen(["sleep", "60"], start_new_session=True)
+    try:
+        record_pid(pod_dir, proc.pid)
+        (pod_dir / "pids").write_text((pod_dir / "pids").read_text() + "999999999 123\n")  # long gone
+        assert kill_leftovers(tmp_path) == 1
+        assert proc.wait(timeout=10) == -9
+        assert not (pod_dir / "pids").exists()
+        assert kill_leftovers(tmp_path) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

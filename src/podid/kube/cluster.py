@@ -15,6 +15,7 @@ import contextlib
 import copy
 import logging
 import random
+import shutil
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -200,8 +201,7 @@ class ClusterRuntime:
         self.nodes.clear()
         if forget:
             self.objects.drop_all()
-            for runner in runners:
-                runner.remove_files()
+            shutil.rmtree(self.dir, ignore_errors=True)  # pod volumes, logs, node credentials
 
     def kick(self) -> None:
         self._dirty.set()
@@ -281,6 +281,7 @@ class ClusterRuntime:
             unique
         )
         node = Node(
+            privileged=self.env.options.privileged,
             name=name,
             instance=instance,
             nodegroup=nodegroup,
@@ -500,7 +501,12 @@ class ClusterRuntime:
                 self._minter(pod),
                 self._lookup,
                 self._on_status,
-                RunnerOptions(self.env.options.backoff_initial_s, self.env.options.backoff_max_s, is_agent),
+                RunnerOptions(
+                    self.env.options.backoff_initial_s,
+                    self.env.options.backoff_max_s,
+                    is_agent,
+                    self.env.options.privileged,
+                ),
             )
             self.runners[uid] = runner
             runner.start()

@@ -69,6 +69,7 @@ class Node:
         credentials: Callable[[str, str, str], NodeCredentials],
         network: NodeNet | None,
         endpoint_url: str,
+        privileged: bool | None = None,
     ) -> None:
         self.name = name
         self.instance_id = instance
@@ -77,7 +78,7 @@ class Node:
         self.account = account
         self.region = region
         self.network = network
-        self.root = network is not None or os.geteuid() == 0
+        self.root = network is not None or (os.geteuid() == 0 if privileged is None else privileged)
         self.address = network.node_address if network is not None else address
         self.netns_path: str | None = f"/run/netns/{network.name}" if network is not None else None
         self.dir = directory

@@ -105,6 +105,8 @@ class RunnerOptions:
     backoff_initial_s: float = 10.0
     backoff_max_s: float = 300.0
     is_agent_pod: bool = False
+    # None: sandbox (user switching, mounts) when running as root; False: the non-root fallback
+    privileged: bool | None = None
 
 
 @dataclass
