@@ -99,6 +99,36 @@ def kubectl(state_dir: Path, *args: str, input: str | None = None) -> subprocess
     )
 
 
+def interactive(state_dir: Path, args: list[str], typed: bytes) -> tuple[bytes, int]:
+    """Run `podid kubectl ARGS` on a pseudo-terminal, type `typed`, return what the terminal showed."""
+    import pty
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env["PODID_STATE_DIR"] = str(state_dir)
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "podid", "kubectl", *args],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        env=env,
+        start_new_session=True,
+    )
+    os.close(slave)
+    os.write(master, typed)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:  # EIO: every holder of the terminal's other side has gone
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(master)
+    return shown, proc.wait(timeout=60)
+
+
 def wait_until(check: object, what: str, limit: float = 30.0) -> None:
     deadline = time.monotonic() + limit
     while time.monotonic() < deadline:
@@ -236,6 +266,14 @@ def test_walkthrough_steps_2_5_6(cluster: tuple[RunningEndpoint, Path]) -> None:
         "arn:aws:sts::111122223333:assumed-role/s3-app-eks-pod-identity-role/eks-"
     )
     assert identity["Account"] == "111122223333"
+    # Step 6 as typed: an interactive shell in the pod (a pseudo-terminal on both sides)
+    transcript, code = interactive(
+        state_dir,
+        ["exec", "-it", "-n", "demo-ns", pods[0], "--", "sh"],
+        b"aws sts get-caller-identity --query Arn --output text; exit\n",
+    )
+    assert code == 0, transcript
+    assert b"assumed-role/s3-app-eks-pod-identity-role/eks-" in transcript
     # 1. List S3 buckets (should succeed)
     ep.boto3_client("s3").create_bucket(
         Bucket="walkthrough-data", CreateBucketConfiguration={"LocationConstraint": "us-west-2"}
