@@ -303,3 +303,10 @@ def test_expired_presigned_url_is_refused(ep: RunningEndpoint, s3: Any, bucket: 
         body = err.value.read()
         assert b"<Code>AccessDenied</Code>" in body
         assert b"Request has expired" in body
+
+
+def test_metadata_limit(s3: Any, bucket: str) -> None:
+    with pytest.raises(ClientError) as err:
+        s3.put_object(Bucket=bucket, Key="meta", Body=b"x", Metadata={"big": "v" * 2100})
+    assert error_code(err.value) == "MetadataTooLarge"
+    assert s3.list_objects_v2(Bucket=bucket)["KeyCount"] == 0

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl, quote_plus
 
-from podid.errors import AccessDenied
+from podid.errors import AccessDenied, AwsError
 from podid.services.base import Call, Params, Provider
 from podid.services.s3 import errors
 from podid.services.s3.authz import S3Authorizer
@@ -145,9 +145,21 @@ def content_headers(params: Params) -> dict[str, str]:
     return out
 
 
+MAX_METADATA_BYTES = 2048
+
+
 def user_metadata(params: Params) -> dict[str, str]:
-    # S3 stores user metadata names in lower case.
-    return {str(k).lower(): str(v) for k, v in (params.get("Metadata") or {}).items()}
+    """`x-amz-meta-*` as S3 stores it (lower-case names), at most 2 KB of UTF-8 names and values."""
+    found = {str(k).lower(): str(v) for k, v in (params.get("Metadata") or {}).items()}
+    size = sum(len(k.encode()) + len(v.encode()) for k, v in found.items())
+    if size > MAX_METADATA_BYTES:
+        raise AwsError(
+            "Your metadata headers exceed the maximum allowed metadata size",
+            code="MetadataTooLarge",
+            status=400,
+            fields={"Size": str(size), "MaxSizeAllowed": str(MAX_METADATA_BYTES)},
+        )
+    return found
 
 
 def object_headers(record: ObjectRecord) -> dict[str, Any]:

@@ -140,7 +140,8 @@ class ObjectOperations(S3Base):
                 raise errors.invalid_range(record.size, f"partNumber={part}")
             start = sum(sizes[: int(part) - 1])
             span = (start, start + sizes[int(part) - 1] - 1)
-            out["PartsCount"] = len(sizes)
+            if record.part_sizes:  # S3 gives the part count of multipart objects only
+                out["PartsCount"] = len(sizes)
         else:
             span = parse_range(p.get("Range"), record.size)
         if span is not None:
