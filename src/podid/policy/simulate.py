@@ -41,8 +41,9 @@ _REQUEST_KEYS = frozenset(
 )
 
 
-# Built once: json.dumps with non-default arguments builds a new encoder on every call.
-_ENCODER = json.JSONEncoder(separators=(",", ":"))
+# Built once: json.dumps with non-default arguments builds a new encoder on every call. Decoded
+# JSON cannot be circular: no need to check.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), check_circular=False)
 
 
 class CaseError(Exception):
