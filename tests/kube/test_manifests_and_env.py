@@ -203,3 +203,22 @@ def test_commands_from_images_and_specs() -> None:
     assert resolve_command({"image": "anything", "command": ["sleep"], "args": ["5"]}) == ["sleep", "5"]
     with pytest.raises(ContainerConfigError, match='no entrypoint for image "nginx"'):
         resolve_command({"image": "nginx"})
+
+
+def test_reapply_merges_maps_three_way(objects: ObjectStore) -> None:
+    cm = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "c", "namespace": "demo-ns", "labels": {"a": "1", "b": "2"}},
+        "data": {"k": "v"},
+    }
+    apply_document(objects, cm, "f", "default")
+    current = objects.get("ConfigMap", "demo-ns", "c")
+    assert current is not None
+    current["metadata"]["labels"]["added-by-controller"] = "yes"
+    objects.update(current)
+    changed = {**cm, "metadata": {**cm["metadata"], "labels": {"a": "1", "c": "3"}}}
+    assert apply_document(objects, changed, "f", "default").action == "configured"
+    after = objects.get("ConfigMap", "demo-ns", "c")
+    assert after is not None
+    assert after["metadata"]["labels"] == {"added-by-controller": "yes", "a": "1", "c": "3"}

@@ -388,6 +388,12 @@ async def test_kubectl_errors_and_formats(tmp_path: Path, plane: FakeControlPlan
             'error: resource mapping not found for name: "web" namespace: "" from "STDIN": no matches '
             'for kind "Service" in version "v1"\nensure CRDs are installed first'
         )
+        relabeled = json.loads(pod_manifest("ok", ["sleep", "infinity"]))
+        relabeled["metadata"]["labels"] = {"tier": "web"}
+        out = await served.akubectl("apply", "-f", "-", input=json.dumps(relabeled))
+        assert (out.returncode, out.stdout) == (0, "pod/ok configured\n"), out.stderr
+        out = await served.akubectl("get", "pods", "-l", "tier=web", "-o", "name")
+        assert out.stdout == "pod/ok\n"
         out = await served.akubectl("get", "widgets")
         assert (out.returncode, out.stderr) == (
             1,

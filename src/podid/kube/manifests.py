@@ -208,13 +208,21 @@ def apply_document(objects: ObjectStore, doc: Obj, source: str, default_namespac
         return Outcome(ref(desired), "created")
     if (current["metadata"].get("annotations") or {}).get(LAST_APPLIED) == last:
         return Outcome(ref(current), "unchanged")
+    previous = _last_applied(current)
     merged = copy.deepcopy(current)
     for key, value in desired.items():
         if key not in ("metadata", "status", "apiVersion", "kind"):
             merged[key] = value
+    if kind.kind == "Pod" and applied.get("spec") == previous.get("spec"):
+        merged["spec"] = current["spec"]  # only metadata changed: the admitted spec stays
     for key in ("labels", "annotations"):
-        if key in desired["metadata"]:
-            merged["metadata"][key] = desired["metadata"][key]
+        # a three-way merge of maps: keys set by others (the webhook, controllers) are kept,
+        # keys this manifest set before and no longer sets are removed
+        before = (previous.get("metadata") or {}).get(key) or {}
+        kept = {k: v for k, v in (current["metadata"].get(key) or {}).items() if k not in before}
+        merged["metadata"][key] = {**kept, **(desired["metadata"].get(key) or {})}
+        if not merged["metadata"][key]:
+            del merged["metadata"][key]
     if kind.kind == "Namespace":
         merged["metadata"].setdefault("labels", {})["kubernetes.io/metadata.name"] = name
     if kind.kind == "Pod" and merged.get("spec") != current.get("spec"):
@@ -228,6 +236,15 @@ def apply_document(objects: ObjectStore, doc: Obj, source: str, default_namespac
         )
     objects.update(merged, spec_changed=merged.get("spec") != current.get("spec"))
     return Outcome(ref(current), "configured")
+
+
+def _last_applied(obj: Obj) -> Obj:
+    text = ((obj.get("metadata") or {}).get("annotations") or {}).get(LAST_APPLIED)
+    try:
+        found = json.loads(text) if text else {}
+    except ValueError:
+        return {}
+    return found if isinstance(found, dict) else {}
 
 
 def delete_target(doc: Obj, source: str, default_namespace: str) -> tuple[str, str, str]:
