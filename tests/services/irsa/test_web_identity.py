@@ -269,6 +269,16 @@ def test_aws_cli_v1_with_podid_token_create(world: IrsaWorld) -> None:
     got = json.loads(out.stdout)
     assert got["AssumedRoleUser"]["Arn"] == f"arn:aws:sts::{ACCOUNT}:assumed-role/s3-reader/cli"
     assert got["SubjectFromWebIdentityToken"] == SUB
+    creds = got["Credentials"]
+    who = subprocess.run(
+        [str(Path(sys.executable).parent / "aws"), "--endpoint-url", world.ep.url, "--output", "json",
+         "sts", "get-caller-identity"],
+        env={**env, "AWS_ACCESS_KEY_ID": creds["AccessKeyId"],
+             "AWS_SECRET_ACCESS_KEY": creds["SecretAccessKey"], "AWS_SESSION_TOKEN": creds["SessionToken"]},
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert who.returncode == 0, who.stderr
+    assert json.loads(who.stdout)["Arn"] == f"arn:aws:sts::{ACCOUNT}:assumed-role/s3-reader/cli"
     refused_out = subprocess.run(
         [str(Path(sys.executable).parent / "aws"), "--endpoint-url", world.ep.url,
          "sts", "assume-role-with-web-identity", "--role-arn", ROLE, "--role-session-name", "cli",

@@ -45,13 +45,14 @@ import base64
 import binascii
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import lru_cache
 from typing import Any
 
 from podid.errors import AccessDenied, ClientError, ValidationError
-from podid.policy import EvaluationRequest, PolicySet, evaluate, parse_policy
+from podid.policy import EvaluationRequest, Policy, PolicySet, evaluate, parse_policy
 from podid.services.base import Call, ContextValue
 from podid.services.iam.common import validate_document
 from podid.services.iam.ids import access_key_id, secret_access_key
@@ -209,6 +210,10 @@ def verify_signature(parsed: ParsedToken, jwk: Mapping[str, Any]) -> None:
         raise InvalidIdentityToken("The ID Token provided has an invalid signature.")
 
 
+def _parse_trust(text: str) -> Policy:
+    return parse_policy(text, "trust", enforce_size=False)
+
+
 def _condition_prefix(provider: OidcProvider) -> str:
     return provider.url
 
@@ -219,6 +224,8 @@ class WebIdentity:
     def __init__(self, sts: StsDomain, keys: IssuerKeys) -> None:
         self.sts = sts
         self.keys = keys
+        # trust policies were validated when written; parse each text once per instance
+        self.trust_policy: Callable[[str], Policy] = lru_cache(maxsize=1024)(_parse_trust)
 
     async def assume(self, call: Call, req: WebIdentityRequest) -> WebIdentityResult:
         if req.provider_id is not None:
@@ -270,7 +277,7 @@ class WebIdentity:
             actions.append("sts:TagSession")
         if source_identity is not None:
             actions.append("sts:SetSourceIdentity")
-        trust = parse_policy(role.trust_policy, "trust", enforce_size=False)
+        trust = self.trust_policy(role.trust_policy)
         for action in actions:
             request = EvaluationRequest(
                 principal=provider.arn,
