@@ -70,6 +70,7 @@ def test_composite_and_full_object_checksums(s3: Any, bucket: str) -> None:
             Bucket=bucket, Key=key, UploadId=up["UploadId"], MultipartUpload={"Parts": parts}
         )
         assert done["ChecksumType"] == ctype
+        assert done["Location"].endswith(f"/{bucket}/{key}")
         got = s3.get_object(Bucket=bucket, Key=key, ChecksumMode="ENABLED")
         assert got["Body"].read() == part + tail  # botocore validates full-object checksums
         if ctype == "COMPOSITE":

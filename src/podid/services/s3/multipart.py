@@ -14,6 +14,7 @@ import base64
 import hashlib
 import secrets
 from typing import Any
+from urllib.parse import quote
 
 from podid.errors import AwsError
 from podid.services.base import Call, Params, Result, operation
@@ -242,7 +243,7 @@ class MultipartOperations(ObjectOperations):
             self.domain.store_object(bucket.name, record, staged)
             self._drop(upload)
         out: Result = {
-            "Location": f"http://{call.host}/{bucket.name}/{key}",
+            "Location": _location(call, bucket.name, key),
             "Bucket": bucket.name,
             "Key": key,
             "ETag": record.etag,
@@ -399,6 +400,15 @@ class MultipartOperations(ObjectOperations):
         if url:
             out["EncodingType"] = "url"
         return out
+
+
+def _location(call: Call, bucket: str, key: str) -> str:
+    """The object's URL in the addressing style of the request, as S3 writes `<Location>`."""
+    scheme = "https" if call.secure_transport else "http"
+    host = call.host.rsplit(":", 1)[0] if not call.host.endswith("]") else call.host
+    if host.startswith(bucket + "."):
+        return f"{scheme}://{call.host}/{quote(key, safe='/')}"
+    return f"{scheme}://{call.host}/{bucket}/{quote(key, safe='/')}"
 
 
 def _int(value: object, default: int) -> int:
