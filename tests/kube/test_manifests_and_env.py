@@ -206,7 +206,7 @@ def test_commands_from_images_and_specs() -> None:
 
 
 def test_reapply_merges_maps_three_way(objects: ObjectStore) -> None:
-    cm = {
+    cm: dict[str, Any] = {
         "apiVersion": "v1",
         "kind": "ConfigMap",
         "metadata": {"name": "c", "namespace": "demo-ns", "labels": {"a": "1", "b": "2"}},
