@@ -283,3 +283,31 @@ def test_absurd_nesting_is_a_clear_error() -> None:
     result = run([], stdin="[" * 100_000)
     assert result.exit_code == 2
     assert result.stderr == "error: not valid JSON: nested too deeply\n"
+
+
+def test_the_command_imports_only_what_it_needs(tmp_path: Path) -> None:
+    """Start-up is part of the batch target: no endpoint, AWS SDK, YAML, crypto or asyncio imports."""
+    script = (
+        "import sys\n"
+        "from podid.cli.main import main\n"
+        "try:\n"
+        "    main(['iam', 'simulate', sys.argv[1]])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "sys.stderr.write(' '.join(sorted(sys.modules)))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, write(tmp_path, "case.json", json.dumps(ALLOWED))],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert json.loads(done.stdout)["decision"] == "Allowed"
+    modules = set(done.stderr.split())
+    assert "podid.policy.evaluate" in modules
+    heavy = {"botocore", "boto3", "aiohttp", "yaml", "cryptography", "jwt", "rich", "asyncio", "sqlite3"}
+    assert modules & heavy == set()
+    assert {
+        m for m in modules if m.startswith("podid.") and not m.startswith(("podid.policy", "podid.cli"))
+    } == {"podid.errors"}
