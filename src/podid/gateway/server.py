@@ -25,8 +25,9 @@ RouteHook = Callable[[web.Application], None]
 
 
 # Query parameters that do not make an S3 PUT/POST a configuration request (whose small XML body the
-# wire layer must parse): object uploads, parts, and signature parameters.
-_S3_UPLOAD_QUERY = frozenset({"partNumber", "uploadId", "AWSAccessKeyId", "Signature", "Expires"})
+# wire layer must parse): object uploads, parts (`x-id=PutObject` as the Go and Java SDKs send), and
+# signature parameters.
+_S3_UPLOAD_QUERY = frozenset({"partNumber", "uploadId", "x-id", "AWSAccessKeyId", "Signature", "Expires"})
 
 
 def _is_s3_upload(request: web.Request, headers: Headers) -> bool:
