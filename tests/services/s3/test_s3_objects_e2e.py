@@ -310,3 +310,17 @@ def test_metadata_limit(s3: Any, bucket: str) -> None:
         s3.put_object(Bucket=bucket, Key="meta", Body=b"x", Metadata={"big": "v" * 2100})
     assert error_code(err.value) == "MetadataTooLarge"
     assert s3.list_objects_v2(Bucket=bucket)["KeyCount"] == 0
+
+
+def test_acls_are_disabled(s3: Any, bucket: str) -> None:
+    with pytest.raises(ClientError) as err:
+        s3.put_object(Bucket=bucket, Key="acl", Body=b"x", ACL="public-read")
+    assert error_code(err.value) == "AccessControlListNotSupported"
+    s3.put_object(Bucket=bucket, Key="acl", Body=b"x", ACL="bucket-owner-full-control")
+    with pytest.raises(ClientError) as err:
+        s3.create_bucket(
+            Bucket=bucket + "-acl",
+            ACL="public-read",
+            CreateBucketConfiguration={"LocationConstraint": "us-west-2"},
+        )
+    assert error_code(err.value) == "InvalidBucketAclWithObjectOwnership"

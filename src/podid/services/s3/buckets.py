@@ -9,6 +9,7 @@ from typing import Any
 from podid.services.base import AuthzCheck, Call, ContextValue, Params, Result, operation
 from podid.services.s3 import errors
 from podid.services.s3.common import (
+    GRANT_MEMBERS,
     S3Base,
     check_tags,
     encode_if,
@@ -73,6 +74,11 @@ class BucketOperations(S3Base):
             call,
             AuthzCheck("s3:CreateBucket", f"arn:aws:s3:::{name}", {**base, **context}, None, call.account),
         )
+        ownership = p.get("ObjectOwnership") or "BucketOwnerEnforced"
+        if ownership == "BucketOwnerEnforced" and (
+            p.get("ACL") not in (None, "private") or any(p.get(g) for g in GRANT_MEMBERS)
+        ):
+            raise errors.bucket_acl_with_ownership()
         self.domain.create_bucket(name, call.account, call.region, constraint)
         return {"Location": f"/{name}"}
 

@@ -181,3 +181,13 @@ def object_headers(record: ObjectRecord) -> dict[str, Any]:
     if record.storage_class != "STANDARD":
         out["StorageClass"] = record.storage_class
     return out
+
+
+GRANT_MEMBERS = ("GrantFullControl", "GrantRead", "GrantReadACP", "GrantWrite", "GrantWriteACP")
+
+
+def check_object_acl(params: Params) -> None:
+    """With ACLs disabled S3 accepts only no ACL or `bucket-owner-full-control` on object writes."""
+    acl = params.get("ACL")
+    if (acl is not None and acl != "bucket-owner-full-control") or any(params.get(g) for g in GRANT_MEMBERS):
+        raise errors.acl_not_supported()

@@ -227,3 +227,16 @@ def wrong_region(signed: str, actual: str, *, presigned: bool) -> AwsError:
     return AwsError(
         message, code=code, status=400, fields={"Region": actual}, headers={"x-amz-bucket-region": actual}
     )
+
+
+def acl_not_supported() -> AwsError:
+    """ACLs are disabled (Object Ownership `BucketOwnerEnforced`, every new bucket's default)."""
+    return AwsError("The bucket does not allow ACLs", code="AccessControlListNotSupported", status=400)
+
+
+def bucket_acl_with_ownership() -> AwsError:
+    return AwsError(
+        "Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting",
+        code="InvalidBucketAclWithObjectOwnership",
+        status=400,
+    )

@@ -21,6 +21,7 @@ from podid.services.base import Call, Params, Result, operation
 from podid.services.s3 import errors
 from podid.services.s3.common import (
     CHECKSUM_MEMBERS,
+    check_object_acl,
     checksum_fields,
     content_headers,
     encode_if,
@@ -58,6 +59,7 @@ class MultipartOperations(ObjectOperations):
         check_key(key)
         tags = header_tags(p.get("Tagging"))
         self.az.require(call, *self.write_checks(call, bucket, key, p, tags))
+        check_object_acl(p)
         algorithm = normalize_algorithm(str(p.get("ChecksumAlgorithm") or ""))
         if p.get("ChecksumAlgorithm") and algorithm is None:
             raise errors.invalid_request("Checksum algorithm provided is unsupported.")

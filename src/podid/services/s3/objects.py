@@ -11,6 +11,7 @@ from podid.services.s3 import errors
 from podid.services.s3.authz import tag_context
 from podid.services.s3.common import (
     S3Base,
+    check_object_acl,
     check_tags,
     checksum_fields,
     content_headers,
@@ -91,6 +92,7 @@ class ObjectOperations(S3Base):
         check_key(key)
         tags = header_tags(p.get("Tagging"))
         self.az.require(call, *self.write_checks(call, bucket, key, p, tags))
+        check_object_acl(p)
         self.check_overwrite(bucket, key, p)
         received = await receive_body(call, p, self.domain.blobs)
         staged = received.staged
@@ -251,6 +253,7 @@ class ObjectOperations(S3Base):
         if tag_directive == "REPLACE" and tags:
             checks.append(self.az.check(call, "s3:PutObjectTagging", bucket, key, context))
         self.az.require(call, *checks)
+        check_object_acl(p)
         check_preconditions(
             source,
             if_match=p.get("CopySourceIfMatch"),
