@@ -221,3 +221,23 @@ def test_secure_transport_and_source_ip_conditions(ep: RunningEndpoint, s3: Any)
     message = denied(lambda: reader.list_objects_v2(Bucket=bucket))
     assert message.endswith("with an explicit deny in a resource-based policy")
     denied(lambda: s3.get_bucket_policy(Bucket=bucket))  # locked out over plain http, as in AWS
+
+
+def test_resource_tag_condition_on_buckets(ep: RunningEndpoint, s3: Any) -> None:
+    blue, red = make_bucket(s3), make_bucket(s3)
+    s3.put_bucket_tagging(Bucket=blue, Tagging={"TagSet": [{"Key": "team", "Value": "blue"}]})
+    s3.put_bucket_tagging(Bucket=red, Tagging={"TagSet": [{"Key": "team", "Value": "red"}]})
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": ["s3:ListBucket", "s3:GetObject"],
+                "Resource": "*",
+                "Condition": {"StringEquals": {"aws:ResourceTag/team": "${aws:PrincipalTag/team}"}},
+            }
+        ],
+    }
+    member = session_client(ep, role_session(ep, inline=policy, session_tags={"team": "blue"}))
+    assert member.list_objects_v2(Bucket=blue)["KeyCount"] == 0
+    denied(lambda: member.list_objects_v2(Bucket=red))
