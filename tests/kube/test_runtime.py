@@ -293,8 +293,32 @@ async def test_token_projection_and_rotation(tmp_path: Path, plane: FakeControlP
 async def test_exec_streams_exit_status_and_tty(tmp_path: Path, plane: FakeControlPlane) -> None:
     served = await serve(tmp_path, plane)
     try:
-        await served.akubectl("apply", "-f", "-", input=pod_manifest("shell", ["sleep", "infinity"]))
+        config = {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "settings"},
+            "data": {"greeting": "hi"},
+        }
+        await served.akubectl("apply", "-f", "-", input=json.dumps(config))
+        shell = json.loads(pod_manifest("shell", ["sleep", "infinity"]))
+        shell["spec"]["volumes"] = [{"name": "settings", "configMap": {"name": "settings"}}]
+        shell["spec"]["containers"][0]["volumeMounts"] = [
+            {"name": "settings", "mountPath": "/var/run/secrets/example.com/settings"}
+        ]
+        await served.akubectl("apply", "-f", "-", input=json.dumps(shell))
         await wait_for(lambda: len(ready_pods(served, "default")) == 1, what="pod")
+        # the default service-account token (automount) and the ConfigMap, at their mount paths
+        out = await served.akubectl(
+            "exec",
+            "shell",
+            "--",
+            "sh",
+            "-c",
+            "cat /var/run/secrets/kubernetes.io/serviceaccount/namespace; echo; "
+            "cut -c1-6 /var/run/secrets/kubernetes.io/serviceaccount/token; "
+            "cat /var/run/secrets/example.com/settings/greeting",
+        )
+        assert out.stdout == "default\neyJhbG\nhi", out.stderr
         out = await served.akubectl("exec", "shell", "--", "sh", "-c", "echo out; echo err >&2; exit 5")
         assert (out.returncode, out.stdout) == (5, "out\n")
         assert out.stderr == "err\ncommand terminated with exit code 5\n"
