@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from podid.policy.document import Policy, PolicyKind, Statement, compile_policy, parse_policy
 from podid.policy.errors import MalformedPolicyDocument, PolicySizeExceeded
-from podid.policy.evaluate import Decision, DecisionValue, EvaluationRequest, PolicySet, evaluate
+from podid.policy.evaluate import Decision, DecisionValue, EvaluationRequest, PolicySet, evaluate, explain
 from podid.policy.messages import access_denied_message
 
 __all__ = [
@@ -24,5 +24,6 @@ __all__ = [
     "access_denied_message",
     "compile_policy",
     "evaluate",
+    "explain",
     "parse_policy",
 ]
