@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
+import json
 import logging
 import random
 import shutil
@@ -487,8 +488,8 @@ class ClusterRuntime:
                 if pod["spec"].get("nodeName") and pod["spec"]["nodeName"] not in self.nodes:
                     self.schedule_delete_pod(pod)  # pod GC: its node is gone
                 continue
-            if (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed") and not self._is_fresh(pod):
-                continue
+            if (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
+                continue  # finished pods are not run again (nor after a restart)
             is_agent = (
                 pod["metadata"].get("namespace") == "kube-system"
                 and (pod["metadata"].get("labels") or {}).get(AGENT_LABEL) == AGENT_ADDON
@@ -510,9 +511,6 @@ class ClusterRuntime:
             )
             self.runners[uid] = runner
             runner.start()
-
-    def _is_fresh(self, pod: Obj) -> bool:
-        return False
 
     async def _stop_runner(self, runner: PodRunner) -> None:
         await runner.stop()
@@ -582,8 +580,6 @@ class ClusterRuntime:
                 pod = copy.deepcopy(doc)
                 pod["metadata"]["namespace"] = ns
                 last = copy.deepcopy(pod)
-                import json
-
                 pod["metadata"].setdefault("annotations", {})[manifests.LAST_APPLIED] = (
                     json.dumps(last, sort_keys=True, separators=(",", ":")) + "\n"
                 )

@@ -80,7 +80,6 @@ async def run_exec(
         await ws.send_bytes(status_frame(126, message))
         return
     argv = sandbox.argv(command, tty=tty)
-    loop = asyncio.get_running_loop()
     if tty:
         master, slave = pty.openpty()
         _set_winsize(master, cols, rows)
@@ -102,7 +101,6 @@ async def run_exec(
             stderr=asyncio.subprocess.PIPE,
         )
         await _relay_pipes(ws, proc)
-    del loop
     code = proc.returncode if proc.returncode is not None else 1
     if code < 0:
         code = 128 - code
