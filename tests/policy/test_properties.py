@@ -243,7 +243,7 @@ def _with_added(corpus: Corpus, rnd: Rnd, effect: str) -> Corpus:
     return _with_statement(corpus, target, stmt, rnd.randint(0, 5))
 
 
-SETTINGS = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @SETTINGS
