@@ -64,7 +64,7 @@ def aws(
     cwd: Path | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """Run the aws CLI v1 as a separate process against `url` with `creds`."""
-    env = base_env(AWS_DEFAULT_REGION=REGION, **creds.env())
+    env = base_env(AWS_DEFAULT_REGION=REGION, AWS_ENDPOINT_URL=url, **creds.env())
     env.update(extra_env or {})
     argv = [AWS, "--endpoint-url", url, "--output", "json", *args]
     if debug:
