@@ -471,15 +471,26 @@ Outputs:
 
 
 @pytest.mark.parametrize(
-    ("properties", "message"),
+    ("name", "properties", "message"),
     [
-        ("{CidrBlock: 10.0.0.0/16, Tags: abc}", "#/Tags: expected type: JSONArray, found: String"),
-        ("{CidrBlock: 10.0.0.0/16, Tags: [{Key: a}]}", "#/Tags/0: required key [Value] not found"),
-        ("{CidrBlock: 10.0.0.0/16, Colour: blue}", "#: extraneous key [Colour] is not permitted"),
+        (
+            "shape-tags",
+            "{CidrBlock: 10.0.0.0/16, Tags: abc}",
+            "#/Tags: expected type: JSONArray, found: String",
+        ),
+        (
+            "shape-tag",
+            "{CidrBlock: 10.0.0.0/16, Tags: [{Key: a}]}",
+            "#/Tags/0: required key [Value] not found",
+        ),
+        (
+            "shape-extra",
+            "{CidrBlock: 10.0.0.0/16, Colour: blue}",
+            "#: extraneous key [Colour] is not permitted",
+        ),
     ],
 )
-def test_property_shapes_are_checked(cfn: Any, properties: str, message: str) -> None:
-    name = f"shape-{abs(hash(properties)) % 10_000}"
+def test_property_shapes_are_checked(cfn: Any, name: str, properties: str, message: str) -> None:
     cfn.create_stack(
         StackName=name, TemplateBody=f"Resources:\n  V: {{Type: AWS::EC2::VPC, Properties: {properties}}}"
     )
