@@ -106,3 +106,65 @@ def test_serve_reads_podid_state_dir(tmp_path: Path) -> None:
         finally:
             proc.terminate()
             proc.wait(timeout=30)
+
+
+WALKTHROUGH = r"""
+set -euo pipefail
+eval "$(podid env --state-dir "$D")"
+cat > eks-pod-identity-trust-policy.json <<'EOF'
+{
+"Version": "2012-10-17",
+"Statement": [{
+"Effect": "Allow",
+"Principal": { "Service": "pods.eks.amazonaws.com" },
+"Action": ["sts:AssumeRole", "sts:TagSession"]
+}]
+}
+EOF
+# Create role
+export POD_ROLE_ARN=$(aws iam create-role \
+--role-name s3-app-eks-pod-identity-role \
+--assume-role-policy-document file://eks-pod-identity-trust-policy.json \
+--output text --query 'Role.Arn')
+# Attach policy
+aws iam attach-role-policy \
+--role-name s3-app-eks-pod-identity-role \
+--policy-arn arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess
+echo "POD_ROLE_ARN=$POD_ROLE_ARN"
+aws iam list-attached-role-policies --role-name s3-app-eks-pod-identity-role \
+--output text --query 'AttachedPolicies[].PolicyArn'
+# the administrator may not assume the pods' role: the trust policy names only the EKS service
+if aws sts assume-role --role-arn "$POD_ROLE_ARN" --role-session-name me 2>denied.txt; then exit 9; fi
+cat denied.txt
+# a role the administrator's account trusts
+ADMIN_ARN=$(aws sts get-caller-identity --output text --query Arn)
+cat > operator-trust.json <<EOF
+{"Version": "2012-10-17", "Statement": [
+  {"Effect": "Allow", "Principal": {"AWS": "$ADMIN_ARN"}, "Action": "sts:AssumeRole"}]}
+EOF
+aws iam create-role --role-name operator --assume-role-policy-document file://operator-trust.json >/dev/null
+read -r AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN < <(aws sts assume-role \
+--role-arn "arn:aws:iam::${ADMIN_ARN:13:12}:role/operator" --role-session-name walkthrough --output text \
+--query 'Credentials.[AccessKeyId,SecretAccessKey,SessionToken]')
+export AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN
+echo "SESSION=$(aws sts get-caller-identity --output text --query Arn)"
+"""
+
+
+def test_walkthrough_step_3_in_bash_against_podid_serve(served: ServeProcess, tmp_path: Path) -> None:
+    done = subprocess.run(
+        ["bash", "-c", WALKTHROUGH],
+        env=base_env(D=str(served.state_dir), PATH=f"{BIN}:{os.environ['PATH']}"),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    account = served.account_id
+    lines = done.stdout.splitlines()
+    assert f"POD_ROLE_ARN=arn:aws:iam::{account}:role/s3-app-eks-pod-identity-role" in lines
+    assert "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess" in lines
+    assert "An error occurred (AccessDenied) when calling the AssumeRole operation: " in done.stdout
+    assert f"SESSION=arn:aws:sts::{account}:assumed-role/operator/walkthrough" in lines
