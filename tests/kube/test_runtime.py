@@ -303,7 +303,8 @@ async def test_exec_streams_exit_status_and_tty(tmp_path: Path, plane: FakeContr
         shell = json.loads(pod_manifest("shell", ["sleep", "infinity"]))
         shell["spec"]["volumes"] = [{"name": "settings", "configMap": {"name": "settings"}}]
         shell["spec"]["containers"][0]["volumeMounts"] = [
-            {"name": "settings", "mountPath": "/var/run/secrets/example.com/settings"}
+            {"name": "settings", "mountPath": "/var/run/secrets/example.com/settings"},
+            {"name": "settings", "mountPath": "/usr/local/podid-test-config", "readOnly": True},
         ]
         await served.akubectl("apply", "-f", "-", input=json.dumps(shell))
         await wait_for(lambda: len(ready_pods(served, "default")) == 1, what="pod")
@@ -319,6 +320,13 @@ async def test_exec_streams_exit_status_and_tty(tmp_path: Path, plane: FakeContr
             "cat /var/run/secrets/example.com/settings/greeting",
         )
         assert out.stdout == "default\neyJhbG\nhi", out.stderr
+        # a mount point that does not exist on the host is made in a private overlay (root only)
+        out = await served.akubectl("exec", "shell", "--", "cat", "/usr/local/podid-test-config/greeting")
+        if os.geteuid() == 0:
+            assert out.stdout == "hi", out.stderr
+            assert not Path("/usr/local/podid-test-config").exists()
+        else:
+            assert out.returncode == 1
         out = await served.akubectl("exec", "shell", "--", "sh", "-c", "echo out; echo err >&2; exit 5")
         assert (out.returncode, out.stdout) == (5, "out\n")
         assert out.stderr == "err\ncommand terminated with exit code 5\n"

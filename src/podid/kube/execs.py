@@ -27,6 +27,7 @@ from aiohttp import WSMsgType, web
 
 from podid.kube.containers import ContainerConfigError
 from podid.kube.pods import PodRunner
+from podid.kube.sandbox import SandboxError
 
 STDIN, STDOUT, STDERR, STATUS, RESIZE, CLOSE = 0, 1, 2, 3, 4, 255
 
@@ -65,6 +66,11 @@ async def run_exec(
     try:
         env = runner.env_for(container)
         sandbox = runner.sandbox_for(container)
+        sandbox.argv(command)  # the mounts are planned here
+    except SandboxError as exc:
+        await ws.send_bytes(bytes([STDERR]) + (str(exc) + "\n").encode())
+        await ws.send_bytes(status_frame(126, str(exc)))
+        return
     except ContainerConfigError as exc:
         await ws.send_bytes(bytes([STDERR]) + (exc.message + "\n").encode())
         await ws.send_bytes(status_frame(126, exc.message))

@@ -31,7 +31,7 @@ from podid.clock import Clock
 from podid.kube import nsnet
 from podid.kube.containers import ContainerConfigError, command_argv, container_env
 from podid.kube.model import Obj, now_rfc3339
-from podid.kube.sandbox import Bind, Sandbox, python_trees
+from podid.kube.sandbox import Bind, Sandbox, SandboxError, python_trees
 from podid.kube.volumes import Lookup, TokenMinter, VolumeError, write_volumes
 
 MAX_GRACE_S = 5.0  # the runtime must stop everything within 10 s
@@ -327,8 +327,13 @@ class PodRunner:
             argv = self.argv_for(c.spec, env)
             if self.options.is_agent_pod:
                 env.update(self.node.agent_env())
+            launch = sandbox.argv(argv)
         except ContainerConfigError as exc:
             c.status = self._waiting(c, exc.reason, exc.message)
+            self._publish()
+            return None
+        except SandboxError as exc:
+            c.status = self._waiting(c, "CreateContainerConfigError", str(exc))
             self._publish()
             return None
         exe = argv[0]
@@ -345,7 +350,7 @@ class PodRunner:
         with open(log_path, "ab") as log:  # noqa: ASYNC230 (a local file, opened once per start)
             try:
                 process = await asyncio.create_subprocess_exec(
-                    *sandbox.argv(argv),
+                    *launch,
                     env=env,
                     stdin=asyncio.subprocess.DEVNULL,
                     stdout=log,
@@ -494,7 +499,7 @@ class PodRunner:
             try:
                 env = self.env_for(c.spec)
                 argv = self.sandbox_for(c.spec).argv([str(a) for a in probe["exec"].get("command") or []])
-            except ContainerConfigError:
+            except (ContainerConfigError, SandboxError):
                 return False
             proc = await asyncio.create_subprocess_exec(
                 *argv,

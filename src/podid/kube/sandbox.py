@@ -5,7 +5,8 @@ There are no images: a container is a host process. When podid runs as root the 
 - a private mount namespace (`unshare -m --propagation private`) in which the pod's volumes are
   bind-mounted at their real mount paths (so `AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE` is exactly
   EKS's `/var/run/secrets/pods.eks.amazonaws.com/serviceaccount/eks-pod-identity-token`; a tmpfs is
-  mounted over `/var/run/secrets` first so nothing of the host shows there), and in which the
+  mounted over `/var/run/secrets` first so nothing of the host shows there; a missing mount point
+  elsewhere is created in a private overlay of its nearest existing ancestor), and in which the
   programs the container needs (the Python installation and the venv holding the aws CLI) are
   made reachable for an unprivileged uid at their own paths even when an ancestor directory is
   private (a 0700 home or checkout): each such ancestor is covered with a tmpfs into which only
@@ -112,22 +113,28 @@ class Sandbox:
         uid = self.uid if self.uid is not None else 0
         gid = self.gid if self.gid is not None else uid
         reach = self._blocked(uid, gid) if uid != 0 else {}
-        secret_binds = [b for b in self.binds if b.target.startswith(SECRETS_ROOT + "/")]
-        if secret_binds or reach:
+        plans = [(b, _plan(b.target)) for b in self.binds]
+        needs_tmpfs = any(b.target.startswith(SECRETS_ROOT + "/") or plan is not None for b, plan in plans)
+        if needs_tmpfs or reach:
             lines.append(f"{mount} -t tmpfs -o mode=0755,size=16m podid-secrets {SECRETS_ROOT}")
         # volumes first: their sources may lie under a directory that is covered below
-        for bind in self.binds:
+        for i, (bind, overlay_on) in enumerate(plans):
             target = q(bind.target.rstrip("/") or "/")
             source = q(bind.source)
-            if bind.target.startswith(SECRETS_ROOT + "/"):
+            if overlay_on is not None:
+                # a missing mount point outside /var/run/secrets: its nearest existing ancestor gets a
+                # private overlay (writes go to a tmpfs, never to the host) in which it is created
+                work = f"{SECRETS_ROOT}/.podid-overlay/{i}"
+                lines += [
+                    f"{mkdir} -p {q(work)}/upper {q(work)}/work",
+                    f"{mount} -t overlay podid-overlay -o lowerdir={q(overlay_on)},upperdir={q(work)}/upper,"
+                    f"workdir={q(work)}/work {q(overlay_on)}",
+                ]
+            if bind.target.startswith(SECRETS_ROOT + "/") or overlay_on is not None:
                 lines.append(f"{mkdir} -p {target}")
-                lines.append(f"{mount} --bind {source} {target}")
-                if bind.read_only:
-                    lines.append(f"{mount} -o remount,bind,ro {target}")
-            else:
-                # elsewhere only existing mount points are used: podid never creates host directories
-                ro = f" && {mount} -o remount,bind,ro {target}" if bind.read_only else ""
-                lines.append(f"if [ -d {target} ]; then {mount} --bind {source} {target}{ro}; fi")
+            lines.append(f"{mount} --bind {source} {target}")
+            if bind.read_only:
+                lines.append(f"{mount} -o remount,bind,ro {target}")
         if reach:
             lines += self._reachable_lines(reach)
         lines.append("cd /")
@@ -177,6 +184,37 @@ class Sandbox:
             ]
         lines.append(f"{rmdir} {q(stage)}")
         return lines
+
+
+class SandboxError(Exception):
+    """A container's mounts cannot be set up (reported as CreateContainerConfigError)."""
+
+
+def _mount_points() -> list[str]:
+    try:
+        with open("/proc/self/mountinfo") as handle:
+            return [line.split()[4] for line in handle if len(line.split()) > 4]
+    except OSError:
+        return []
+
+
+def _plan(target: str) -> str | None:
+    """None when `target` can be bind-mounted as is; else the directory to overlay first."""
+    if target.startswith(SECRETS_ROOT + "/") or os.path.isdir(target):
+        return None
+    ancestor = Path(target)
+    while not ancestor.is_dir():
+        ancestor = ancestor.parent
+    if ancestor == Path("/"):
+        raise SandboxError(
+            f"cannot create the mount point {target}: podid does not overlay the root directory"
+        )
+    below = [m for m in _mount_points() if Path(m) != ancestor and Path(m).is_relative_to(ancestor)]
+    if below:
+        raise SandboxError(
+            f"cannot create the mount point {target}: {ancestor} holds other mounts ({', '.join(below[:3])})"
+        )
+    return str(ancestor)
 
 
 def python_trees() -> list[str]:
