@@ -23,11 +23,29 @@ def test_every_scenario_names_its_aws_page() -> None:
     assert missing == []
 
 
+def _sized_policy(kind: str, chars: int, padding: int = 0) -> str:
+    """A valid policy of `kind` with exactly `chars` characters that are not whitespace, followed by
+    `padding` spaces inside the document."""
+    if kind == "trust":
+        head = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"111122223333"},'
+        head += '"Action":"sts:AssumeRole","Sid":"'
+    else:
+        head = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject",'
+        head += '"Resource":"arn:aws:s3:::b/'
+    tail = '"}]' + " " * padding + "}"
+    text = head + "x" * (chars - len(head) - len(tail) + padding) + tail
+    assert sum(1 for ch in text if not ch.isspace()) == chars
+    return text
+
+
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=[s.id for s in SCENARIOS])
 def test_scenario(scenario: Scenario) -> None:
     body = scenario.body
     if scenario.kind == "validation":
-        text = body["policy"] if isinstance(body["policy"], str) else json.dumps(body["policy"])
+        if "policy_size" in body:
+            text = _sized_policy(**body["policy_size"])
+        else:
+            text = body["policy"] if isinstance(body["policy"], str) else json.dumps(body["policy"])
         kwargs = {"managed": bool(body.get("managed", False))}
         if "error" in body:
             with pytest.raises((MalformedPolicyDocument, PolicySizeExceeded)) as info:
