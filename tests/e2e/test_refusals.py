@@ -338,3 +338,48 @@ def test_malformed_policy_documents(world: World, how: str) -> None:
     names = [r["RoleName"] for r in iam.list_roles()["Roles"]]
     assert f"bad-{how}" not in names
     assert iam.list_role_policies(RoleName="app")["PolicyNames"] == []
+
+
+# The same refusals in every protocol podid serves (boto3): the codes AWS uses per protocol.
+PROTOCOL_CALLS: dict[str, tuple[str, dict[str, Any]]] = {
+    "iam": ("list_roles", {}),
+    "eks": ("list_clusters", {}),
+    "eks-auth": ("assume_role_for_pod_identity", {"clusterName": "demo", "token": "x.y.z"}),
+    "s3": ("list_buckets", {}),
+}
+PROTOCOL_CODES: dict[str, dict[str, tuple[str, int]]] = {
+    "iam": {
+        "wrong-secret": ("SignatureDoesNotMatch", 403),
+        "unknown-key": ("InvalidClientTokenId", 403),
+        "sixteen-minutes": ("SignatureDoesNotMatch", 403),
+    },
+    "eks": {
+        "wrong-secret": ("InvalidSignatureException", 403),
+        "unknown-key": ("UnrecognizedClientException", 403),
+        "sixteen-minutes": ("InvalidSignatureException", 403),
+    },
+    "eks-auth": {
+        "wrong-secret": ("InvalidSignatureException", 403),
+        "unknown-key": ("UnrecognizedClientException", 403),
+        "sixteen-minutes": ("InvalidSignatureException", 403),
+    },
+    "s3": {
+        "wrong-secret": ("SignatureDoesNotMatch", 403),
+        "unknown-key": ("InvalidAccessKeyId", 403),
+        "sixteen-minutes": ("RequestTimeTooSkewed", 403),
+    },
+}
+
+
+@pytest.mark.parametrize("service", list(PROTOCOL_CALLS))
+def test_refusals_in_every_protocol(world: World, service: str) -> None:
+    operation, params = PROTOCOL_CALLS[service]
+    expected = PROTOCOL_CODES[service]
+    wrong = Credentials(world.admin.access_key_id, world.admin.secret_access_key[:-1] + "x")
+    unknown = Credentials("AKIAZZZZZZZZZZZZZZZZ", world.admin.secret_access_key)
+    assert world.refusal("boto3", wrong, service, operation, params, [])[:2] == expected["wrong-secret"]
+    assert world.refusal("boto3", unknown, service, operation, params, [])[:2] == expected["unknown-key"]
+    world.server_offset(16 * 60)
+    assert (
+        world.refusal("boto3", world.admin, service, operation, params, [])[:2] == expected["sixteen-minutes"]
+    )
