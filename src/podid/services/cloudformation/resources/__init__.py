@@ -10,8 +10,8 @@ from podid.services.cloudformation.resources.eks import (
     AddonHandler,
     ClusterHandler,
     NodegroupHandler,
-    PodIdentityAssociationHandler,
 )
+from podid.services.cloudformation.resources.eks_association import PodIdentityAssociationHandler
 from podid.services.cloudformation.resources.iam import InlinePolicyHandler, ManagedPolicyHandler, RoleHandler
 
 

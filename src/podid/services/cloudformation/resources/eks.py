@@ -1,4 +1,4 @@
-"""AWS::EKS::Cluster, Nodegroup, Addon and PodIdentityAssociation over `EksDomain`.
+"""AWS::EKS::Cluster, Nodegroup and Addon over `EksDomain` (PodIdentityAssociation: eks_association).
 
 Properties are the resource schemas' (PascalCase); they reach the EKS domain in the API's camelCase
 form, recorded as given. Authorization is the EKS API's: `eks:Create*` on the cluster ARN with the
@@ -9,19 +9,16 @@ for the cluster and node roles, pods.eks.amazonaws.com for association roles), `
 Update behaviour from the schemas: Cluster Name, RoleArn, EncryptionConfig,
 KubernetesNetworkConfig, ResourcesVpcConfig's SubnetIds/SecurityGroupIds replace it; Nodegroup
 ClusterName, NodegroupName, NodeRole, Subnets, InstanceTypes, AmiType, CapacityType, DiskSize,
-RemoteAccess replace it; Addon AddonName/ClusterName replace it; PodIdentityAssociation
-ClusterName, Namespace, ServiceAccount replace it while RoleArn, TargetRoleArn, DisableSessionTags
-and Policy update it in place. Tags update in place everywhere. The in-place updates EKS would do
-asynchronously that podid's EKS does not model (a cluster's version or logging, a node group's
-scaling) fail the resource with a message that says so.
+RemoteAccess replace it; Addon AddonName/ClusterName replace it. Tags update in place everywhere.
+The in-place updates EKS would do asynchronously that podid's EKS does not model (a cluster's
+version or logging, a node group's scaling) fail the resource with a message that says so.
 
-Ref: the cluster name, `cluster/nodegroup`, `cluster/addon`, the association ARN.
+Ref: the cluster name, `cluster/nodegroup`, `cluster/addon`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
 from typing import Any
 
 from podid.errors import AwsError
@@ -86,7 +83,7 @@ def _arn(ctx: ResourceContext, rest: str) -> str:
     return f"arn:aws:eks:{ctx.region}:{ctx.account}:{rest}"
 
 
-def _tag_context(tags: Mapping[str, str]) -> dict[str, str | list[str]]:
+def eks_tag_context(tags: Mapping[str, str]) -> dict[str, str | list[str]]:
     ctx: dict[str, str | list[str]] = {f"aws:RequestTag/{k}": v for k, v in tags.items()}
     if tags:
         ctx["aws:TagKeys"] = list(tags)
@@ -101,11 +98,11 @@ def pass_role(role_arn: str, service: str) -> AuthzCheck:
     )
 
 
-def _not_found(err: AwsError) -> bool:
+def is_not_found(err: AwsError) -> bool:
     return err.code == "ResourceNotFoundException"
 
 
-class _Eks(ResourceHandler):
+class EksHandler(ResourceHandler):
     def __init__(self, domain: EksDomain) -> None:
         self.domain = domain
 
@@ -123,11 +120,11 @@ class _Eks(ResourceHandler):
         if gone:
             ctx.authorize(AuthzCheck("eks:UntagResource", arn, {"aws:TagKeys": gone}))
         if after and after != before:
-            ctx.authorize(AuthzCheck("eks:TagResource", arn, _tag_context(after)))
+            ctx.authorize(AuthzCheck("eks:TagResource", arn, eks_tag_context(after)))
         return after
 
 
-class ClusterHandler(_Eks):
+class ClusterHandler(EksHandler):
     type_name = "AWS::EKS::Cluster"
     properties = frozenset(
         {
@@ -204,7 +201,7 @@ class ClusterHandler(_Eks):
         tags = tag_map(props)
         role_arn = str(props["RoleArn"])
         ctx.authorize(
-            AuthzCheck("eks:CreateCluster", _arn(ctx, f"cluster/{name}"), _tag_context(tags)),
+            AuthzCheck("eks:CreateCluster", _arn(ctx, f"cluster/{name}"), eks_tag_context(tags)),
             pass_role(role_arn, EKS_SERVICE),
         )
         handled = {"Name", "RoleArn", "Version", "ResourcesVpcConfig", "Tags", "Force"}
@@ -252,11 +249,11 @@ class ClusterHandler(_Eks):
         try:
             self.domain.delete_cluster(ctx.account, ctx.region, current.physical_id)
         except AwsError as err:
-            if not _not_found(err):
+            if not is_not_found(err):
                 raise
 
 
-class NodegroupHandler(_Eks):
+class NodegroupHandler(EksHandler):
     type_name = "AWS::EKS::Nodegroup"
     properties = frozenset(
         {
@@ -315,7 +312,7 @@ class NodegroupHandler(_Eks):
         tags = tag_map(props)
         role_arn = str(props["NodeRole"])
         ctx.authorize(
-            AuthzCheck("eks:CreateNodegroup", cluster.arn, _tag_context(tags)),
+            AuthzCheck("eks:CreateNodegroup", cluster.arn, eks_tag_context(tags)),
             pass_role(role_arn, EKS_SERVICE),
         )
         handled = {"ClusterName", "NodegroupName", "NodeRole", "Subnets", "Tags", "ForceUpdateEnabled"}
@@ -348,11 +345,11 @@ class NodegroupHandler(_Eks):
         try:
             self.domain.delete_nodegroup(self.cluster(ctx, cluster_name), name)
         except AwsError as err:
-            if not _not_found(err):
+            if not is_not_found(err):
                 raise
 
 
-class AddonHandler(_Eks):
+class AddonHandler(EksHandler):
     type_name = "AWS::EKS::Addon"
     properties = frozenset(
         {
@@ -390,7 +387,7 @@ class AddonHandler(_Eks):
         tags = tag_map(props)
         pairs = self._pairs(props)
         ctx.authorize(
-            AuthzCheck("eks:CreateAddon", cluster.arn, _tag_context(tags)),
+            AuthzCheck("eks:CreateAddon", cluster.arn, eks_tag_context(tags)),
             *(pass_role(role, PODS_SERVICE) for _, role in pairs),
         )
         namespace = (props.get("NamespaceConfig") or {}).get("Namespace")
@@ -424,95 +421,5 @@ class AddonHandler(_Eks):
             cluster = self.cluster(ctx, cluster_name)
             self.domain.delete_addon(cluster, name, preserve=as_bool(props.get("PreserveOnDelete")))
         except AwsError as err:
-            if not _not_found(err):
-                raise
-
-
-class PodIdentityAssociationHandler(_Eks):
-    type_name = "AWS::EKS::PodIdentityAssociation"
-    properties = frozenset(
-        {
-            "ClusterName",
-            "DisableSessionTags",
-            "Namespace",
-            "Policy",
-            "RoleArn",
-            "ServiceAccount",
-            "Tags",
-            "TargetRoleArn",
-        }
-    )
-    required = ("ClusterName", "Namespace", "RoleArn", "ServiceAccount")
-    replace_on = frozenset({"ClusterName", "Namespace", "ServiceAccount"})
-    attributes = frozenset({"AssociationArn", "AssociationId", "ExternalId"})
-
-    def create(self, ctx: ResourceContext, props: Mapping[str, Any]) -> Provisioned:
-        cluster = self.cluster(ctx, str(props["ClusterName"]))
-        tags = tag_map(props)
-        role_arn = str(props["RoleArn"])
-        ctx.authorize(
-            AuthzCheck("eks:CreatePodIdentityAssociation", cluster.arn, _tag_context(tags)),
-            pass_role(role_arn, PODS_SERVICE),
-        )
-        assoc = self.domain.associations.create(
-            cluster,
-            namespace=str(props["Namespace"]),
-            service_account=str(props["ServiceAccount"]),
-            role_arn=role_arn,
-            target_role_arn=props.get("TargetRoleArn"),
-            disable_session_tags=as_bool(props.get("DisableSessionTags"))
-            if "DisableSessionTags" in props
-            else None,
-            policy=props.get("Policy"),
-            tags=tags,
-        )
-        return Provisioned(
-            assoc.arn,
-            {
-                "AssociationArn": assoc.arn,
-                "AssociationId": assoc.association_id,
-                "ExternalId": assoc.external_id or "",
-            },
-        )
-
-    @staticmethod
-    def _split(arn: str) -> tuple[str, str]:
-        rest = arn.split(":podidentityassociation/", 1)[-1]
-        cluster, _, association_id = rest.partition("/")
-        return cluster, association_id
-
-    def update(
-        self, ctx: ResourceContext, current: Provisioned, old: Mapping[str, Any], new: Mapping[str, Any]
-    ) -> Provisioned:
-        cluster_name, association_id = self._split(current.physical_id)
-        cluster = self.cluster(ctx, cluster_name)
-        assoc = self.domain.associations.get(cluster, association_id)
-        members = ("RoleArn", "TargetRoleArn", "DisableSessionTags", "Policy")
-        if any(old.get(k) != new.get(k) for k in members):
-            role_arn = str(new["RoleArn"])
-            checks = [AuthzCheck("eks:UpdatePodIdentityAssociation", assoc.arn)]
-            if old.get("RoleArn") != new.get("RoleArn"):
-                checks.append(pass_role(role_arn, PODS_SERVICE))
-            ctx.authorize(*checks)
-            assoc = self.domain.associations.update(
-                cluster,
-                association_id,
-                role_arn=role_arn,
-                target_role_arn=str(new.get("TargetRoleArn") or ""),
-                disable_session_tags=as_bool(new.get("DisableSessionTags")),
-                policy=str(new.get("Policy") or ""),
-            )
-        if tag_map(old) != tag_map(new):
-            assoc = self.domain.associations.set_tags(assoc, self._tag_checks(ctx, assoc.arn, old, new))
-        attributes = dict(current.attributes)
-        attributes["ExternalId"] = assoc.external_id or ""
-        return replace(current, attributes=attributes)
-
-    def delete(self, ctx: ResourceContext, current: Provisioned, props: Mapping[str, Any]) -> None:
-        cluster_name, association_id = self._split(current.physical_id)
-        ctx.authorize(AuthzCheck("eks:DeletePodIdentityAssociation", current.physical_id))
-        try:
-            self.domain.associations.delete(self.cluster(ctx, cluster_name), association_id)
-        except AwsError as err:
-            if not _not_found(err):
+            if not is_not_found(err):
                 raise
