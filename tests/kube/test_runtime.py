@@ -338,6 +338,9 @@ async def test_exec_streams_exit_status_and_tty(tmp_path: Path, plane: FakeContr
         out = await served.akubectl("exec", "shell", "--", "no-such-program")
         assert out.returncode == 126
         assert 'exec: "no-such-program": executable file not found in $PATH' in out.stderr
+        out = await served.akubectl("exec", "shell", "ls")
+        assert out.returncode == 1
+        assert out.stderr.startswith("error: exec [POD] [COMMAND] is not supported anymore.")
         out = await served.akubectl("exec", "missing", "--", "true")
         assert (out.returncode, out.stderr) == (1, 'Error from server (NotFound): pods "missing" not found\n')
 

@@ -130,6 +130,7 @@ def _verb_parser(verb: str) -> argparse.ArgumentParser:
         p.add_argument("-t", "--tty", action="store_true")
         p.add_argument("-c", "--container")
         p.add_argument("pod")
+        p.add_argument("rest", nargs="*")
     elif verb == "create":
         p.add_argument("what", choices=["token"])
         p.add_argument("service_account")
@@ -284,6 +285,11 @@ def run(argv: list[str]) -> int:
         sys.stdout.buffer.write(data if isinstance(data, bytes) else json.dumps(data).encode())
         sys.stdout.flush()
     elif args.verb == "exec":
+        if args.rest:
+            raise KubectlError(
+                "error: exec [POD] [COMMAND] is not supported anymore. Use exec [POD] -- [COMMAND] instead\n"
+                "See 'kubectl exec -h' for help and examples"
+            )
         if not command:
             raise KubectlError("error: you must specify at least one command for the container")
         from podid.kube.exec_client import exec_in_pod
