@@ -347,10 +347,23 @@ def test_association_timing_as_on_eks(cluster: tuple[RunningEndpoint, Path]) -> 
     assoc = eks.create_pod_identity_association(
         clusterName="eks-pod-identity-demo", namespace="demo-ns", serviceAccount="demo-sa", roleArn=role_arn
     )["association"]
+    early_uids = [
+        json.loads(kubectl(state_dir, "get", "pod", "-n", "demo-ns", name, "-o", "json").stdout)["metadata"][
+            "uid"
+        ]
+        for name in early
+    ]
     out = kubectl(state_dir, "delete", "pod", "-n", "demo-ns", *early)
     assert out.stdout == "".join(f'pod "{name}" deleted\n' for name in early)
     wait_until(lambda: len(set(running_pods(state_dir, "-n", "demo-ns")) - set(early)) == 2, "replacements")
     first, second = sorted(set(running_pods(state_dir, "-n", "demo-ns")) - set(early))
+    # deleting a pod told its node's agent to forget the pod's credentials
+    agent_logs = "".join(
+        kubectl(state_dir, "logs", "-n", "kube-system", agent).stdout
+        for agent in running_pods(state_dir, "-n", "kube-system")
+    )
+    for uid in early_uids:
+        assert f'"pod-uid": "{uid}"' in agent_logs
     pod = json.loads(kubectl(state_dir, "get", "pods", "-n", "demo-ns", first, "-o", "json").stdout)
     assert pod["metadata"]["labels"]["eks.amazonaws.com/pod-identity"] == "enabled"
     out = kubectl(
