@@ -20,7 +20,7 @@ import hashlib
 import os
 import uuid
 import weakref
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Protocol
@@ -28,6 +28,42 @@ from typing import BinaryIO, Protocol
 from podid.wire.checksums import Checksum, Md5, new_checksum
 
 READ_CHUNK = 1024 * 1024
+BLOCK = 1024 * 1024  # uploads are hashed and written in blocks of this size
+
+
+class _Lanes:
+    """Two worker-thread lanes fed block by block: MD5 in one, the write and every other hash in the
+    other. The hashes release the GIL, so both lanes and the event loop (receiving the next block)
+    run at once; MD5, which the ETag needs, is the slowest and gets a core to itself. Each lane
+    keeps at most one block in flight, so blocks are processed in order and memory stays bounded.
+    """
+
+    def __init__(self) -> None:
+        self._pending: list[asyncio.Future[None]] = []
+
+    async def submit(
+        self, first: Callable[[bytes], None], second: Callable[[bytes], None], block: bytes
+    ) -> None:
+        await self.drain()
+        loop = asyncio.get_running_loop()
+        self._pending = [loop.run_in_executor(None, first, block), loop.run_in_executor(None, second, block)]
+
+    async def drain(self) -> None:
+        """Wait for the blocks in flight; raise the first lane's failure, if any."""
+        pending, self._pending = self._pending, []
+        if pending:
+            await asyncio.wait(pending)
+            for future in pending:
+                future.result()
+
+    async def settle(self) -> None:
+        """Wait for the blocks in flight, ignoring their failures (the upload is void anyway)."""
+        pending, self._pending = self._pending, []
+        if pending:
+            await asyncio.wait(pending)
+            for future in pending:
+                if not future.cancelled():
+                    future.exception()  # retrieved, so asyncio does not log it
 
 
 class _Hasher(Protocol):
@@ -78,40 +114,37 @@ class BlobStore:
         md5 = Md5()
         sha = hashlib.sha256() if sha256 else None
         sums = {alg: new_checksum(alg) for alg in algorithms}
-        hashers: list[_Hasher] = [md5, *sums.values(), *(on_chunk or ())]
+        others: list[_Hasher] = [*sums.values(), *(on_chunk or ())]
         if sha is not None:
-            hashers.append(sha)
+            others.append(sha)
         size = 0
-        loop = asyncio.get_running_loop()
-        pending: asyncio.Future[None] | None = None
+        lanes = _Lanes()
         try:
-            # Local disk writes of page-cache-sized pieces: cheaper inline than in a thread.
-            with open(path, "wb") as handle:  # noqa: ASYNC230
+            with open(path, "wb") as handle:  # noqa: ASYNC230 - written from the worker lanes
                 pieces = _one(bytes(body)) if isinstance(body, bytes | bytearray) else body
 
-                def absorb(piece: bytes) -> None:
-                    handle.write(piece)
-                    for h in hashers:
-                        h.update(piece)
+                def store(block: bytes) -> None:
+                    handle.write(block)
+                    for h in others:
+                        h.update(block)
 
+                buffer = bytearray()
                 async for piece in pieces:
                     size += len(piece)
                     if limit is not None and size > limit:
                         raise OverflowError(size)
-                    # Hash and write one piece in a worker thread while the next one arrives (the
-                    # hashes release the GIL): MD5 alone would otherwise cap uploads near 400 MiB/s.
-                    if pending is not None:
-                        await pending
-                    pending = loop.run_in_executor(None, absorb, piece)
-                if pending is not None:
-                    await pending
-                    pending = None
+                    buffer += piece
+                    if len(buffer) >= BLOCK:
+                        block, buffer = bytes(buffer), bytearray()
+                        await lanes.submit(md5.update, store, block)
+                if buffer:
+                    await lanes.submit(md5.update, store, bytes(buffer))
+                await lanes.drain()
                 handle.flush()
                 # Durable before the metadata that points at it is committed.
                 await asyncio.to_thread(os.fsync, handle.fileno())
         except BaseException:
-            if pending is not None:
-                await asyncio.wait([pending])
+            await lanes.settle()
             path.unlink(missing_ok=True)
             raise
         return Staged(
