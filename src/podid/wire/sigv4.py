@@ -133,14 +133,14 @@ def verify_request(
     None accepts whatever the scope names. `s3` selects S3's canonicalisation and payload rules, and
     also accepts S3's legacy Signature Version 2 (`Authorization: AWS key:sig`, or the presigned
     `AWSAccessKeyId`/`Signature`/`Expires` query that botocore and `aws s3 presign` produce by default
-    for us-east-1 and us-west-2); see `_verify_v2`.
+    for us-east-1 and us-west-2); see `podid.wire.sigv2.verify_v2`.
     """
     if s3 and is_v2(request):
         return verify_v2(request, lookup, now)
     parsed = parse_auth(request, s3)
     presigned = parsed.presigned
     scope = _check_scope(parsed, service, s3)
-    assert parsed.date_text is not None  # _parse guarantees a date
+    assert parsed.date_text is not None  # parse_auth guarantees a date
     amz_date, amz_text = parse_amz_date(parsed.date_text, parsed.date_from_header, presigned)
     if scope.date != amz_text[:8]:
         raise SigV4Failure(
