@@ -7,6 +7,7 @@ in a subprocess, as other tools will drive it.
 from __future__ import annotations
 
 import json
+import select
 import subprocess
 import sys
 from pathlib import Path
@@ -311,3 +312,36 @@ def test_the_command_imports_only_what_it_needs(tmp_path: Path) -> None:
     assert {
         m for m in modules if m.startswith("podid.") and not m.startswith(("podid.policy", "podid.cli"))
     } == {"podid.errors"}
+
+
+def test_batch_from_a_pipe_answers_each_case_at_once() -> None:
+    """A driver can send a case, read its answer, then send the next (no deadlock on buffering)."""
+    proc = subprocess.Popen(
+        [PODID, "iam", "simulate", "--batch"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdin is not None
+    assert proc.stdout is not None
+    try:
+        for case_, expected in (
+            (ALLOWED, "Allowed"),
+            (DENIED, "ImplicitlyDenied"),
+            (EXPLICIT, "ExplicitlyDenied"),
+        ):
+            proc.stdin.write(json.dumps(case_) + "\n")
+            proc.stdin.flush()
+            ready, _, _ = select.select([proc.stdout], [], [], 30)
+            assert ready, "no answer within 30 s: the batch output is held back"
+            assert json.loads(proc.stdout.readline())["decision"] == expected
+        proc.stdin.close()
+        assert proc.wait(timeout=60) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()
+        if proc.stderr is not None:
+            proc.stderr.close()

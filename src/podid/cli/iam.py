@@ -69,6 +69,9 @@ def simulate(file: str, batch: bool) -> None:
                 raise SystemExit(2) from None
             sys.stdout.write(_dump(result) + "\n")
             return
+        # From a pipe, answer each case at once (a driver may wait for it before sending the next);
+        # from a file, write in blocks.
+        block = 256 if stream.seekable() else 1
         out: list[str] = []
         for lineno, line in enumerate(stream, 1):
             if not line.strip():
@@ -78,8 +81,9 @@ def simulate(file: str, batch: bool) -> None:
             except CaseError as err:
                 click.echo(f"error: line {lineno}: {err}", err=True)
                 out.append(_dump({"error": f"line {lineno}: {err}"}))
-            if len(out) >= 256:
+            if len(out) >= block:
                 sys.stdout.write("\n".join(out) + "\n")
+                sys.stdout.flush()
                 out.clear()
         if out:
             sys.stdout.write("\n".join(out) + "\n")
