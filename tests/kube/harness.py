@@ -24,7 +24,7 @@ from podid.cli.common import EndpointInfo, write_endpoint
 from podid.clock import Clock, SystemClock
 from podid.kube.issuer import TokenIssuer, generate_signing_key
 from podid.kube.pods import RunnerOptions
-from podid.kube.ports import ClusterInfo, NodeCredentials, NodeGroupInfo
+from podid.kube.ports import ClusterInfo, NodeCredentials, NodeCredentialSource, NodeGroupInfo
 from podid.kube.runtime import LocalRuntime
 from podid.store import Store
 
@@ -159,6 +159,7 @@ async def serve(
     store: Store | None = None,
     clock: Clock | None = None,
     privileged: bool | None = None,
+    credentials: NodeCredentialSource | None = None,
 ) -> Served:
     store = store if store is not None else Store(state_dir / "podid.db")
     root = web.Application()
@@ -184,7 +185,7 @@ async def serve(
         "http://127.0.0.1:9",
         add_listener,
         source=plane,
-        credentials=fake_node_credentials,
+        credentials=credentials or fake_node_credentials,
         network=network,
         options=RunnerOptions(
             backoff_initial_s=backoff_s, backoff_max_s=backoff_s * 4, privileged=privileged

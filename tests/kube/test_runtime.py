@@ -574,3 +574,47 @@ async def test_fallback_without_root_points_pods_at_their_nodes_agent(tmp_path: 
         assert out.stdout in ("400", "404", "500"), out
     finally:
         await served.stop()
+
+
+async def test_agent_waits_for_the_nodes_credentials(tmp_path: Path) -> None:
+    """A node role EC2 cannot assume yet: the agent pod stays Pending, then starts once it can."""
+    from tests.kube.harness import fake_node_credentials
+
+    from podid.kube.ports import NodeCredentials
+
+    allowed = {"yes": False}
+    calls: list[tuple[str, str, str]] = []
+
+    def credentials(account: str, role_arn: str, session_name: str) -> NodeCredentials:
+        calls.append((account, role_arn, session_name))
+        if not allowed["yes"]:
+            raise PermissionError("AccessDenied: not authorized to perform sts:AssumeRole")
+        return fake_node_credentials(account, role_arn, session_name)
+
+    plane = FakeControlPlane()
+    plane.add_cluster("demo", nodes=1, addons={"eks-pod-identity-agent"})
+    served = await serve(tmp_path, plane, credentials=credentials)
+    try:
+        await wait_for(
+            lambda: len(cluster_of(served).objects.list("Pod", "kube-system")) == 1, what="agent pod"
+        )
+        await asyncio.sleep(1.0)
+        agent = cluster_of(served).objects.list("Pod", "kube-system")[0]
+        assert agent["status"]["phase"] == "Pending"
+        state = agent["status"]["containerStatuses"][0]["state"]
+        assert state == {"waiting": {"reason": "ContainerCreating"}}
+        node = next(iter(cluster_of(served).nodes.values()))
+        assert node.credentials_error is not None
+        # EC2's view: the node role, the instance id as the session name
+        assert calls[0][1] == "arn:aws:iam::111122223333:role/node-role"
+        assert re.fullmatch("i-[0-9a-f]{17}", calls[0][2])
+        allowed["yes"] = True
+        await wait_for(lambda: len(ready_pods(served, "kube-system")) == 1, limit=20, what="the agent")
+        text = (node.dir / "credentials").read_text()
+        assert text == (
+            "[default]\naws_access_key_id = ASIAFAKENODE\naws_secret_access_key = secret\n"
+            f"aws_session_token = token-for-{calls[0][2]}\n"
+        )
+        assert (node.dir / "credentials").stat().st_mode & 0o777 == 0o600
+    finally:
+        await served.stop()

@@ -87,6 +87,7 @@ class Node:
         self._endpoint_url = endpoint_url
         self.has_agent = False
         self._agent_ready = asyncio.Event()
+        self._credentials_ready = asyncio.Event()
         self._refresh_task: asyncio.Task[None] | None = None
         if network is None:
             self.agent_port = free_port(self.address)
@@ -150,6 +151,10 @@ class Node:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._agent_ready.wait(), 1.0)
 
+    async def wait_credentials(self) -> None:
+        """Until the node's role credentials are on disk (an instance has its profile from boot)."""
+        await self._credentials_ready.wait()
+
     def set_agent_ready(self, ready: bool) -> None:
         if ready:
             self._agent_ready.set()
@@ -207,6 +212,7 @@ class Node:
                 issued = self._clock.now()
                 expiration = self.write_credentials()
                 self.credentials_error = None
+                self._credentials_ready.set()
                 wait = max((expiration - issued).total_seconds() * 2 / 3, 5.0)
             except Exception as exc:  # the role may not exist yet or its trust policy may refuse EC2
                 self.credentials_error = str(exc)

@@ -97,6 +97,8 @@ class NodeHandle(Protocol):
 
     async def wait_agent_ready(self) -> None: ...
 
+    async def wait_credentials(self) -> None: ...
+
     async def evict(self, pod_uid: str) -> None: ...
 
 
@@ -296,7 +298,9 @@ class PodRunner:
                 self._publish()
                 return
             self._tasks.append(asyncio.get_running_loop().create_task(self._rotate()))
-            if not self.options.is_agent_pod:
+            if self.options.is_agent_pod:
+                await self.node.wait_credentials()
+            else:
                 await self.node.wait_agent_ready()
             self._start_time = now_rfc3339(self.clock.now())
             self._conditions["Initialized"] = not self._init
