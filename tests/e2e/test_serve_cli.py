@@ -168,3 +168,25 @@ def test_walkthrough_step_3_in_bash_against_podid_serve(served: ServeProcess, tm
     assert "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess" in lines
     assert "An error occurred (AccessDenied) when calling the AssumeRole operation: " in done.stdout
     assert f"SESSION=arn:aws:sts::{account}:assumed-role/operator/walkthrough" in lines
+
+
+def test_region_of_the_latest_start_is_what_env_prints(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    for region in ("eu-west-1", "ap-south-1"):
+        with ServeProcess(state, "--region", region):
+            printed = run([PODID, "env", "--state-dir", str(state)]).stdout
+            assert f"export AWS_DEFAULT_REGION={region}\n" in printed
+            assert f"export AWS_REGION={region}\n" in printed
+
+
+def test_bad_region_and_foreign_account_are_clear_errors(served: ServeProcess, tmp_path: Path) -> None:
+    bad = run([PODID, "serve", "--state-dir", str(tmp_path / "s"), "--region", "mars-1", "--port", "0"])
+    assert bad.returncode == 2
+    assert "Invalid value for '--region': 'mars-1' is not an AWS region name" in bad.stderr
+    assert not (tmp_path / "s").exists()
+    other = "999999999999" if served.account_id != "999999999999" else "888888888888"
+    argv = [PODID, "serve", "--state-dir", str(served.state_dir), "--account-id", other, "--port", "0"]
+    foreign = run([*argv, "--no-runtime"])
+    assert foreign.returncode == 1
+    assert f"belongs to account {served.account_id}, not {other}" in foreign.stderr
+    assert "Traceback" not in foreign.stderr

@@ -30,7 +30,11 @@ def serve(
     State lives in --state-dir (default: the per-user data directory).
     """
     from podid.gateway.endpoint import EndpointConfig
+    from podid.wire.sigv4 import valid_regions
 
+    if region not in valid_regions():
+        # clients would sign every request for it and be refused ("scoped to a valid region")
+        raise click.BadParameter(f"{region!r} is not an AWS region name", param_hint="'--region'")
     level = [logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)]
     logging.basicConfig(
         level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr

@@ -50,7 +50,8 @@ class AdminCredentials:
 
 
 def load_or_create_config(state_dir: Path, account_id: str | None, region: str) -> dict[str, Any]:
-    """The account id and default region of this state directory, fixed on first start."""
+    """The account id of this state directory (fixed on first start) and its default region (the
+    `--region` of the latest start, which `podid env` prints)."""
     path = state_dir / CONFIG_FILE
     if path.exists():
         config: dict[str, Any] = json.loads(path.read_text())
@@ -58,7 +59,10 @@ def load_or_create_config(state_dir: Path, account_id: str | None, region: str) 
             raise ValueError(
                 f"state directory {state_dir} belongs to account {config['account_id']}, not {account_id}"
             )
-        config["region"] = region or config.get("region", "us-west-2")
+        if region and config.get("region") != region:
+            # the default region is the running serve's: `podid env` and `podid token` read it here
+            config["region"] = region
+            _write_private(path, json.dumps(config))
         return config
     config = {
         "account_id": account_id or "".join(secrets.choice("0123456789") for _ in range(12)),
