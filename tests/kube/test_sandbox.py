@@ -112,3 +112,20 @@ def test_leftover_process_groups_of_a_crashed_run_are_ended(tmp_path: Path) -> N
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_orphaned_instances_are_reaped(tmp_path: Path) -> None:
+    from podid.kube.runtime import reap_orphans, register
+
+    registry = tmp_path / "registry"
+    alive = tmp_path / "alive"
+    alive.mkdir()
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    register(registry, "pdaaaaaa", alive)
+    register(registry, "pdbbbbbb", gone)
+    gone.rmdir()
+    cleaned: list[str] = []
+    assert reap_orphans(registry, cleaned.append) == ["pdbbbbbb"]
+    assert cleaned == ["pdbbbbbb"]
+    assert sorted(p.name for p in registry.iterdir()) == ["pdaaaaaa"]

@@ -45,6 +45,37 @@ log = logging.getLogger(__name__)
 TOKEN_FILE = "kube-token"
 
 
+# which state directory each namespace prefix belongs to (a tmpfs: one boot's worth)
+REGISTRY = Path("/run/podid/instances")
+
+
+def register(registry: Path, prefix: str, state_dir: Path) -> None:
+    registry.mkdir(parents=True, exist_ok=True)
+    (registry / prefix).write_text(str(state_dir.resolve()))
+
+
+def reap_orphans(registry: Path, cleanup: Callable[[str], None]) -> list[str]:
+    """Remove the namespaces and links of instances whose state directory no longer exists.
+
+    A crashed instance's leftovers are removed at its next start; an instance whose state directory
+    was deleted (a test's temporary directory, `podid demo`'s) never starts again, so any start
+    removes them. A live instance always has its state directory, so it is never touched.
+    """
+    reaped: list[str] = []
+    if not registry.is_dir():
+        return reaped
+    for entry in registry.iterdir():
+        try:
+            owner = Path(entry.read_text().strip())
+        except OSError:
+            continue
+        if not owner.exists():
+            cleanup(entry.name)
+            entry.unlink(missing_ok=True)
+            reaped.append(entry.name)
+    return reaped
+
+
 def read_or_create_token(state_dir: Path) -> str:
     """The bearer token of the kube API, in `<state dir>/kube-token` (mode 0600)."""
     path = state_dir / TOKEN_FILE
@@ -99,6 +130,7 @@ class LocalRuntime:
         self._loopback_used: dict[str, str] = {}
         self._token = ""
         self._env: RuntimeEnv | None = None
+        self._registered: Path | None = None
 
     # ---------------------------------------------------------------------------------------------
     def _network_factory(self) -> NetworkFactory | None:
@@ -112,7 +144,11 @@ class LocalRuntime:
         if not usable:
             log.info("no network namespaces (not root): nodes use loopback addresses")
             return None
-        netns.cleanup_leftovers(netns.prefix_for(self.state_dir))
+        prefix = netns.prefix_for(self.state_dir)
+        netns.cleanup_leftovers(prefix)
+        reap_orphans(REGISTRY, netns.cleanup_leftovers)
+        register(REGISTRY, prefix, self.state_dir)
+        self._registered = REGISTRY / prefix
         state_dir = self.state_dir
 
         def factory(cluster_key: str, node_id: str) -> NodeNet:
@@ -182,6 +218,8 @@ class LocalRuntime:
                 await self._sync_task
         await asyncio.gather(*(c.stop() for c in self.clusters.values()), return_exceptions=True)
         self.clusters.clear()
+        if self._registered is not None:
+            self._registered.unlink(missing_ok=True)  # nothing of ours is left to reap
 
     def api_app(self) -> web.Application:
         if not self._token:
