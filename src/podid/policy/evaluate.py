@@ -176,7 +176,7 @@ def _check(
         return "resource", None, None
     match: MatchKind | None = None
     if st.principal is not None:
-        match = st.principal.match(ev.caller, ev.context)
+        match = st.principal.match(ev.caller)
         # NotPrincipal + Deny always denies a principal with a permissions boundary (NotPrincipal page).
         if match is None and st.principal.negated and not st.allow and ev.has_boundary:
             match = "wildcard"

@@ -12,9 +12,8 @@ How a Principal element names a caller decides what a resource-based policy gran
   like a direct grant (the issue's rule for `Principal: "*"` statements that name the caller through
   `aws:PrincipalArn`);
 - `"role"`: the role of an assumed-role session (by name and account: the session ARN has no path, so
-  any path matches; when the context carries `aws:PrincipalArn` the role ARN must equal it exactly,
-  path included), or a role caller named by its ARN: grants alone in the same account but limited by
-  boundaries and session policies;
+  the role's ARN matches with any path; the context plays no part), or a role caller named by its
+  ARN: grants alone in the same account but limited by boundaries and session policies;
 - `"account"`: the account (`arn:aws:iam::A:root` or `A`): delegates to the account's identity
   policies and grants nothing alone.
 
@@ -26,12 +25,9 @@ ARN does not exempt the account's other principals (NotPrincipal page).
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
-
-from podid.policy.wildcard import ContextValue
 
 CallerKind = Literal["user", "role", "session", "root", "federated", "service", "other"]
 MatchKind = Literal["direct", "wildcard", "role", "account"]
@@ -125,20 +121,17 @@ def principal_entry(principal_type: str, value: str) -> PrincipalEntry | None:
     return None
 
 
-def _role_matches(entry: PrincipalEntry, caller: Caller, context: Mapping[str, ContextValue]) -> bool:
+def _role_matches(entry: PrincipalEntry, caller: Caller) -> bool:
     if caller.kind == "role":
         return caller.arn == entry.value
-    if caller.kind != "session" or caller.account != entry.account:
-        return False
-    principal_arn = context.get("aws:principalarn")
-    if isinstance(principal_arn, str) and ":role/" in principal_arn:
-        return principal_arn == entry.value
-    return caller.role_name == entry.role_name
+    # A session ARN has no path: the role's ARN matches with any path (role names are unique in
+    # an account, whatever their path).
+    return (
+        caller.kind == "session" and caller.account == entry.account and caller.role_name == entry.role_name
+    )
 
 
-def _entry_match(
-    entry: PrincipalEntry, caller: Caller, context: Mapping[str, ContextValue]
-) -> MatchKind | None:
+def _entry_match(entry: PrincipalEntry, caller: Caller) -> MatchKind | None:
     kind = entry.kind
     if kind == "wildcard":
         return "wildcard"
@@ -147,7 +140,7 @@ def _entry_match(
             return None
         return "direct" if caller.kind == "root" else "account"
     if kind == "role":
-        return "role" if _role_matches(entry, caller, context) else None
+        return "role" if _role_matches(entry, caller) else None
     if kind == "service":
         return "direct" if caller.kind == "service" and caller.arn == entry.value else None
     return "direct" if caller.arn == entry.value else None
@@ -160,17 +153,17 @@ class PrincipalMatcher:
     entries: tuple[PrincipalEntry, ...]
     negated: bool
 
-    def match(self, caller: Caller, context: Mapping[str, ContextValue]) -> MatchKind | None:
+    def match(self, caller: Caller) -> MatchKind | None:
         if self.negated:
-            return None if self._exempt(caller, context) else "wildcard"
+            return None if self._exempt(caller) else "wildcard"
         best: MatchKind | None = None
         for entry in self.entries:
-            got = _entry_match(entry, caller, context)
+            got = _entry_match(entry, caller)
             if got is not None and (best is None or _RANK[got] > _RANK[best]):
                 best = got
         return best
 
-    def _exempt(self, caller: Caller, context: Mapping[str, ContextValue]) -> bool:
+    def _exempt(self, caller: Caller) -> bool:
         entries = self.entries
         if any(e.kind == "wildcard" for e in entries):
             return True
@@ -186,6 +179,6 @@ class PrincipalMatcher:
         if caller.kind == "root":
             return listed_account()
         if caller.kind == "session":
-            role_listed = any(e.kind == "role" and _role_matches(e, caller, context) for e in entries)
+            role_listed = any(e.kind == "role" and _role_matches(e, caller) for e in entries)
             return listed_arn() and role_listed and listed_account()
         return listed_arn() and listed_account()
