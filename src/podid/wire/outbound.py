@@ -114,6 +114,9 @@ def rest_response(
                 headers.extend((wire_name + str(k), str(v)) for k, v in value.items())
             elif location == "statusCode":
                 status = int(value)
+        if s3 and operation.name == "GetObject" and result.get("ContentRange"):
+            # S3 answers a range (or partNumber) read with 206; the model has no status member for it.
+            status = 206
         payload_name = shape.serialization.get("payload")
         if payload_name:
             payload_shape = shape.members[payload_name]
