@@ -68,12 +68,19 @@ def test_env_without_state_is_a_clear_error(tmp_path: Path) -> None:
 def test_serve_on_a_busy_port_is_a_clear_error(served: ServeProcess, tmp_path: Path) -> None:
     port = served.url.rsplit(":", 1)[1]
     before = (served.state_dir / "endpoint.json").read_text()
-    for state in (tmp_path / "other", served.state_dir):
-        done = run([PODID, "serve", "--state-dir", str(state), "--port", port, "--no-runtime"])
-        assert done.returncode == 1, done.stderr
-        assert f"cannot listen on 127.0.0.1:{port}" in done.stderr
-        assert "address already in use" in done.stderr
-        assert "Traceback" not in done.stderr
+    done = run([PODID, "serve", "--state-dir", str(tmp_path / "other"), "--port", port, "--no-runtime"])
+    assert done.returncode == 1, done.stderr
+    assert f"cannot listen on 127.0.0.1:{port}" in done.stderr
+    assert "address already in use" in done.stderr
+    assert "Traceback" not in done.stderr
+    # a second serve of the same state directory is refused before it touches anything
+    assert served.proc is not None
+    again = run([PODID, "serve", "--state-dir", str(served.state_dir), "--port", "0", "--no-runtime"])
+    assert again.returncode == 1, again.stderr
+    assert (
+        f"another podid is serving {served.state_dir} (pid {served.proc.pid}, {served.url})" in again.stderr
+    )
+    assert "Traceback" not in again.stderr
     # the running server's endpoint file still names it, and it still answers
     assert (served.state_dir / "endpoint.json").read_text() == before
     assert served.client("sts").get_caller_identity()["Account"] == served.account_id
@@ -179,14 +186,16 @@ def test_region_of_the_latest_start_is_what_env_prints(tmp_path: Path) -> None:
             assert f"export AWS_REGION={region}\n" in printed
 
 
-def test_bad_region_and_foreign_account_are_clear_errors(served: ServeProcess, tmp_path: Path) -> None:
+def test_bad_region_and_foreign_account_are_clear_errors(tmp_path: Path) -> None:
     bad = run([PODID, "serve", "--state-dir", str(tmp_path / "s"), "--region", "mars-1", "--port", "0"])
     assert bad.returncode == 2
     assert "Invalid value for '--region': 'mars-1' is not an AWS region name" in bad.stderr
     assert not (tmp_path / "s").exists()
-    other = "999999999999" if served.account_id != "999999999999" else "888888888888"
-    argv = [PODID, "serve", "--state-dir", str(served.state_dir), "--account-id", other, "--port", "0"]
+    state = tmp_path / "state"
+    with ServeProcess(state, "--account-id", "111111111111"):
+        pass
+    argv = [PODID, "serve", "--state-dir", str(state), "--account-id", "999999999999", "--port", "0"]
     foreign = run([*argv, "--no-runtime"])
     assert foreign.returncode == 1
-    assert f"belongs to account {served.account_id}, not {other}" in foreign.stderr
+    assert "belongs to account 111111111111, not 999999999999" in foreign.stderr
     assert "Traceback" not in foreign.stderr

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import logging
 import shlex
 import signal
 import sys
 from pathlib import Path
+from typing import IO
 
 import click
 
 from podid.cli.common import DEFAULT_HOST, DEFAULT_PORT, read_endpoint, resolve_state_dir
+
+LOCK_FILE = "serve.lock"
 
 
 @click.command()
@@ -51,12 +55,42 @@ def serve(
         region=region,
         runtime=not no_runtime,
     )
+    lock = _lock_state_dir(state_dir)
     try:
         asyncio.run(_serve(config))
     except ValueError as err:
         raise click.ClickException(str(err)) from err
     except OSError as err:
+        if err.filename:
+            raise click.ClickException(f"cannot use {err.filename}: {err.strerror or err}") from err
         raise click.ClickException(f"cannot listen on {host}:{port}: {err.strerror or err}") from err
+    finally:
+        lock.close()
+
+
+def _lock_state_dir(state_dir: Path) -> IO[str]:
+    """Hold an exclusive lock on the state directory for as long as this process serves it.
+
+    Two endpoints on one state directory would each keep their own in-memory mirror of the store and
+    overwrite each other's endpoint file; the second one is refused with a clear error instead.
+    """
+    try:
+        state_dir.mkdir(parents=True, exist_ok=True)
+        handle = open(state_dir / LOCK_FILE, "a")  # noqa: SIM115 (held until the process ends)
+    except OSError as err:
+        raise click.ClickException(
+            f"cannot use the state directory {state_dir}: {err.strerror or err}"
+        ) from err
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        info = read_endpoint(state_dir)
+        raise click.ClickException(
+            f"another podid is serving {state_dir} (pid {info.pid}, {info.url}): "
+            "stop it first (`podid down`, or SIGTERM), or use another --state-dir"
+        ) from None
+    return handle
 
 
 async def _serve(config: object) -> None:
