@@ -152,8 +152,32 @@ def running_pods(state_dir: Path, *args: str) -> list[str]:
 
 
 @pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[tuple[RunningEndpoint, Path]]:
+def private_checkout() -> Iterator[None]:
+    """The podid checkout holding the venv made private (0700) for the test, as a home directory is.
+
+    The container runs as uid 1 (`runAsUser: 1`): its aws CLI must still run, which the runtime
+    arranges in the pod's own mount namespace without changing anything on the host.
+    """
+    checkout = Path(sys.prefix).resolve().parent
+    if (
+        os.geteuid() != 0
+        or not (checkout / "pyproject.toml").exists()
+        or not (checkout / "src" / "podid").is_dir()
+    ):
+        yield
+        return
+    mode = checkout.stat().st_mode & 0o7777
+    os.chmod(checkout, 0o700)
+    try:
+        yield
+    finally:
+        os.chmod(checkout, mode)
+
+
+@pytest.fixture
+def cluster(tmp_path: Path, private_checkout: None) -> Iterator[tuple[RunningEndpoint, Path]]:
     state_dir = tmp_path / "state"
+    state_dir.mkdir(mode=0o700)
     with running_endpoint(state_dir, runtime=True) as ep:
         iam = ep.boto3_client("iam")
         node_role = iam.create_role(RoleName="eks-node-role", AssumeRolePolicyDocument=json.dumps(TRUST_EC2))
@@ -262,6 +286,10 @@ def test_walkthrough_steps_2_5_6(cluster: tuple[RunningEndpoint, Path]) -> None:
     out = kubectl(state_dir, "exec", "-n", "demo-ns", pods[0], "--", "aws", "sts", "get-caller-identity")
     assert out.returncode == 0, out.stderr + out.stdout
     identity = json.loads(out.stdout)
+    if os.geteuid() == 0 and (Path(sys.prefix).resolve().parent / "src" / "podid").is_dir():
+        # it ran as uid 1 from a private checkout and a private state directory
+        assert Path(sys.prefix).resolve().parent.stat().st_mode & 0o077 == 0
+        assert state_dir.stat().st_mode & 0o077 == 0
     assert identity["Arn"].startswith(
         "arn:aws:sts::111122223333:assumed-role/s3-app-eks-pod-identity-role/eks-"
     )
