@@ -45,6 +45,7 @@ def test_env_prints_the_running_endpoint_and_admin_keys(served: ServeProcess) ->
     assert lines["AWS_ACCESS_KEY_ID"] == served.admin.access_key_id
     assert lines["AWS_SECRET_ACCESS_KEY"] == served.admin.secret_access_key
     assert lines["AWS_DEFAULT_REGION"] == lines["AWS_REGION"] == "us-west-2"
+    assert printed.stderr == ""
     # the same output whether --state-dir comes before the subcommand, after it, or from the environment
     before = run([PODID, "--state-dir", str(served.state_dir), "env"])
     equals = run([PODID, "env", f"--state-dir={served.state_dir}"])
@@ -93,6 +94,11 @@ def test_sigterm_exits_cleanly_and_removes_the_endpoint_file(tmp_path: Path) -> 
     assert proc.terminate() == 0
     assert not (state / "endpoint.json").exists()
     assert (state / "admin.json").exists()  # the state itself stays
+    # podid env still prints the administrator's lines, and warns that nothing serves them now
+    after = run([PODID, "env", "--state-dir", str(state)])
+    assert after.returncode == 0
+    assert f"export AWS_ACCESS_KEY_ID={proc.admin.access_key_id}\n" in after.stdout
+    assert f"warning: no podid is serving {state} now" in after.stderr
     assert "Traceback" not in proc.log_text()
 
 

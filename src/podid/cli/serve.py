@@ -131,6 +131,12 @@ def env(host: str | None, port: int | None, aliases: bool) -> None:
             f"no podid state in {state_dir}: start it first with `podid serve` or `podid up`"
         ) from None
     info = read_endpoint(state_dir, host, port)
+    if host is None and port is None and not _serving(state_dir):
+        # still print the lines (the admin keys are stable), but say why the aws CLI will not connect
+        click.echo(
+            f"warning: no podid is serving {state_dir} now; start it with `podid serve` or `podid up`",
+            err=True,
+        )
     region = _region(state_dir / "config.json")
     lines = {
         "AWS_ENDPOINT_URL": info.url,
@@ -154,3 +160,21 @@ def _region(config_file: Path) -> str:
         return str(json.loads(config_file.read_text()).get("region", "us-west-2"))
     except (OSError, ValueError):
         return "us-west-2"
+
+
+def _serving(state_dir: Path) -> bool:
+    """Whether a serve holds the state directory's lock (a crashed one's lock is released)."""
+    path = state_dir / LOCK_FILE
+    if not path.exists():
+        return False
+    try:
+        handle = open(path)  # noqa: SIM115 (closed below)
+    except OSError:
+        return True  # cannot tell: do not warn
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except OSError:
+            return True
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        return False
