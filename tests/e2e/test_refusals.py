@@ -2,9 +2,9 @@
 
 Each case asserts the AWS error code, the HTTP status (the CLI's from its `--debug` log) and the
 message. The endpoint runs with a `FakeClock` that follows the real clock at a chosen offset, so a
-request "dated 16 minutes ago" and an "expired session token" are made by moving the server's time,
-as the CLI's own clock cannot be patched; boto3 also signs one request with a clock set 16 minutes
-back against the real time.
+request "dated 16 minutes ago" and an "expired session token" are made by moving the server's time;
+boto3 and the aws CLI (both signers) also sign with their own clock set 16 minutes back while the
+server keeps the real time.
 
 Not repeated here: a principal the trust policy does not allow (AccessDenied 403) is proven through
 both clients by tests/services/sts/test_sts_e2e.py (test_refusals and test_assume_role_with_the_aws_cli).
@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import base64
 import json
+import subprocess
+import sys
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -27,7 +29,7 @@ import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
-from tests.e2e.serve_support import REGION, Credentials, aws, cli_refusal
+from tests.e2e.serve_support import REGION, Credentials, aws, base_env, cli_refusal
 
 from podid.clock import FakeClock
 from podid.gateway.testing import RunningEndpoint, running_endpoint
@@ -182,6 +184,38 @@ def test_boto3_signing_with_a_clock_sixteen_minutes_behind(world: World) -> None
     assert message.startswith(f"Signature not yet current: {ahead:%Y%m%dT%H%M%SZ} is still later than ")
     with client_clock(datetime.now(UTC) - timedelta(minutes=14)):
         assert world.client("sts", world.admin).get_caller_identity()["Arn"] == ADMIN_ARN
+
+
+# The aws CLI v1 run with its clock moved (its vendored botocore's clock), as a user's wrong clock.
+SKEWED_CLI = """
+import sys
+from datetime import UTC, datetime, timedelta
+import awscli.clidriver  # registers the CLI's vendored botocore as `botocore`
+import botocore.auth, botocore.crt.auth
+moment = datetime.now(UTC) + timedelta(seconds=float(sys.argv.pop(1)))
+def fake(remove_tzinfo=True):
+    return moment.replace(tzinfo=None) if remove_tzinfo else moment
+botocore.auth.get_current_datetime = fake
+botocore.crt.auth.get_current_datetime = fake
+assert botocore.auth.__file__.startswith(awscli.clidriver.__file__.rsplit("/", 1)[0])
+sys.exit(awscli.clidriver.main())
+"""
+
+
+@pytest.mark.parametrize("signer", ["python", "crt"])
+def test_aws_cli_signing_with_a_clock_sixteen_minutes_behind(world: World, signer: str) -> None:
+    env = base_env(AWS_DEFAULT_REGION=REGION, AWS_ENDPOINT_URL=world.ep.url, **world.admin.env())
+    if signer == "python":
+        env["BOTO_DISABLE_CRT"] = "true"
+
+    def run(offset: int) -> subprocess.CompletedProcess[str]:
+        argv = [sys.executable, "-c", SKEWED_CLI, str(offset), "sts", "get-caller-identity", "--debug"]
+        return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120, check=False)
+
+    _expired_message(*cli_refusal(run(-16 * 60)))
+    fine = run(-14 * 60)
+    assert fine.returncode == 0, fine.stderr[-2000:]
+    assert json.loads(fine.stdout)["Arn"] == ADMIN_ARN
 
 
 @pytest.mark.parametrize("how", CLIENTS)
