@@ -226,7 +226,7 @@ def test_expired_session_token(world: World, how: str) -> None:
     expired = ("ExpiredToken", 403, "The security token included in the request is expired")
     assert world.caller_identity_refusal(how, session) == expired
     assert world.refusal(how, session, "iam", "list_roles", {}, ["list-roles"]) == expired
-    world.server_offset(4 * 60)  # one minute before the end it still works
+    world.server_offset(3 * 60)  # two minutes before the end it still works
     assert world.client("sts", session).get_caller_identity()["Arn"].endswith(":assumed-role/app/refusals")
 
 
@@ -286,7 +286,7 @@ def test_presigned_caller_identity(world: World, how: str, tmp_path: Path) -> No
     assert status == 200, body
     assert f"<Arn>{ADMIN_ARN}</Arn>" in body
     # STS ignores X-Amz-Expires and honours the 15-minute window (what Kubernetes authenticators rely on)
-    world.server_offset(14 * 60)
+    world.server_offset(13 * 60)
     assert _get(url, headers)[0] == 200
     world.server_offset(16 * 60)
     status, body = _get(url, headers)
