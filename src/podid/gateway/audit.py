@@ -22,6 +22,7 @@ class AuditLog:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._file = path.open("a", encoding="utf-8")
         self._pending: list[str] = []
+        self._encode = json.JSONEncoder(separators=(",", ":"), default=str).encode  # built once
         self._keep = keep
         self.recent: list[dict[str, Any]] = []  # the last `keep` records, for tests and `status`
 
@@ -32,7 +33,7 @@ class AuditLog:
             if len(self.recent) > self._keep:
                 del self.recent[: len(self.recent) - self._keep]
         if self._file is not None:
-            self._pending.append(json.dumps(data, separators=(",", ":"), default=str))
+            self._pending.append(self._encode(data))
             if len(self._pending) >= 256:
                 self.flush()
 

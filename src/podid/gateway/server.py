@@ -38,6 +38,10 @@ def _is_s3_upload(request: web.Request, headers: Headers) -> bool:
     """
     if request.method not in ("PUT", "POST"):
         return False
+    auth = headers.get("authorization")
+    if auth is not None and "/s3/" not in auth and not auth.lstrip().startswith("AWS "):
+        # Cheap exact pre-check: a scope naming s3 has "/s3/" in its Credential, SigV2 is "AWS ...".
+        return False
     if any(k not in _S3_UPLOAD_QUERY and not k.lower().startswith("x-amz-") for k in request.query):
         return False
     probe = HttpRequest(method=request.method, path=request.path, query=request.query_string, headers=headers)

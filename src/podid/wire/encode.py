@@ -11,6 +11,7 @@ import base64
 import json
 import math
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
@@ -53,6 +54,9 @@ def scalar_text(shape: Shape, value: Any, ts_default: str) -> str:
 # --- XML ------------------------------------------------------------------------------------------
 
 
+# The per-shape facts below are cached by shape object: botocore builds each model's shapes once
+# (`ServiceModel.operation_model` is cached) and the writers ask the same questions on every response.
+@lru_cache(maxsize=8192)
 def namespace_attrs(shape: Shape) -> str:
     """` xmlns="..."` / ` xmlns:p="..."` for a shape with `xmlNamespace`."""
     meta = shape.serialization.get("xmlNamespace")
@@ -65,13 +69,32 @@ def namespace_attrs(shape: Shape) -> str:
     return f" {name}={quoteattr(str(meta['uri']))}"
 
 
+@lru_cache(maxsize=8192)
+def _xml_body_members(shape: StructureShape) -> tuple[tuple[str, Shape, str], ...]:
+    """(member name, shape, element name) of the members written as child elements, in model order."""
+    return tuple(
+        (name, member, xml_member_name(member, name))
+        for name, member in shape.members.items()
+        if not member.serialization.get("location") and not member.serialization.get("xmlAttribute")
+    )
+
+
+@lru_cache(maxsize=8192)
+def _xml_attribute_members(shape: StructureShape) -> tuple[tuple[str, Shape, str], ...]:
+    """(member name, shape, attribute name) of the members written as XML attributes."""
+    return tuple(
+        (name, member, str(member.serialization.get("name", name)))
+        for name, member in shape.members.items()
+        if member.serialization.get("xmlAttribute")
+    )
+
+
 def xml_members(shape: StructureShape, value: Mapping[str, Any], out: list[str]) -> None:
     """Write the body members of a structure (those without an HTTP location) as child elements."""
-    for member_name, member in shape.members.items():
+    for member_name, member, element in _xml_body_members(shape):
         item = value.get(member_name)
-        if item is None or member.serialization.get("location") or member.serialization.get("xmlAttribute"):
-            continue
-        xml_element(member, item, xml_member_name(member, member_name), out)
+        if item is not None:
+            xml_element(member, item, element, out)
 
 
 def xml_element(shape: Shape, value: Any, name: str, out: list[str], extra_attrs: str = "") -> None:
@@ -106,9 +129,8 @@ def xml_element(shape: Shape, value: Any, name: str, out: list[str], extra_attrs
         return
     if kind == "structure" and isinstance(shape, StructureShape):
         attrs = extra_attrs + namespace_attrs(shape)
-        for member_name, member in shape.members.items():
-            if member.serialization.get("xmlAttribute") and value.get(member_name) is not None:
-                attr_name = str(member.serialization.get("name", member_name))
+        for member_name, member, attr_name in _xml_attribute_members(shape):
+            if value.get(member_name) is not None:
                 attrs += (
                     f" {attr_name}={quoteattr(scalar_text(member, value[member_name], timestamps.ISO8601))}"
                 )
@@ -123,6 +145,16 @@ def xml_element(shape: Shape, value: Any, name: str, out: list[str], extra_attrs
 # --- JSON -----------------------------------------------------------------------------------------
 
 
+@lru_cache(maxsize=8192)
+def _json_body_members(shape: StructureShape) -> tuple[tuple[str, Shape, str], ...]:
+    """(member name, shape, JSON key) of the members written in the body, in model order."""
+    return tuple(
+        (name, member, str(member.serialization.get("name", name)))
+        for name, member in shape.members.items()
+        if not member.serialization.get("location")
+    )
+
+
 def json_value(shape: Shape, value: Any) -> Any:
     """Convert a provider value to its JSON form (body members only for structures)."""
     kind = shape.type_name
@@ -130,11 +162,10 @@ def json_value(shape: Shape, value: Any) -> Any:
         if shape.is_document_type:
             return value
         out: dict[str, Any] = {}
-        for member_name, member in shape.members.items():
+        for member_name, member, wire_name in _json_body_members(shape):
             item = value.get(member_name)
-            if item is None or member.serialization.get("location"):
-                continue
-            out[str(member.serialization.get("name", member_name))] = json_value(member, item)
+            if item is not None:
+                out[wire_name] = json_value(member, item)
         return out
     if kind == "list" and isinstance(shape, ListShape):
         return [json_value(shape.member, item) for item in value]

@@ -104,7 +104,7 @@ class InputPlan:
 
 def query_fields(request: HttpRequest) -> dict[str, str]:
     """Fields of a query-protocol request: URL query string, then a form-encoded body (which wins)."""
-    fields: dict[str, str] = dict(request.query_pairs())
+    fields: dict[str, str] = dict(request.query_pairs()) if request.query else {}
     content_type = request.headers.get("content-type", "").lower()
     if request.body and (not content_type or "x-www-form-urlencoded" in content_type):
         try:

@@ -69,7 +69,13 @@ def to_datetime(value: object) -> datetime:
 
 def format_iso8601(value: datetime) -> str:
     value = value.astimezone(UTC)
-    return value.strftime("%Y-%m-%dT%H:%M:%S") + f".{value.microsecond // 1000:03d}Z"
+    if value.year < 1000:  # strftime's %Y does not pad; keep its form for these
+        return value.strftime("%Y-%m-%dT%H:%M:%S") + f".{value.microsecond // 1000:03d}Z"
+    # Formatted by hand: strftime costs more, and this runs for every timestamp in every response.
+    return (
+        f"{value.year}-{value.month:02d}-{value.day:02d}T{value.hour:02d}:{value.minute:02d}:"
+        f"{value.second:02d}.{value.microsecond // 1000:03d}Z"
+    )
 
 
 def format_unix(value: datetime) -> int | float:

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from datetime import datetime
 from functools import lru_cache
 
 from podid.errors import AccessDenied, AwsError
@@ -65,7 +66,14 @@ def access_denied_error(service: str, message: str) -> AwsError:
 
 
 def _iso(call: Call) -> str:
-    return call.now.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return _seconds_iso(call.now)
+
+
+def _seconds_iso(when: datetime) -> str:
+    """`2024-01-02T03:04:05Z`, as `strftime` would write it (formatted by hand: it runs per request)."""
+    if when.year < 1000:
+        return when.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return f"{when.year}-{when.month:02d}-{when.day:02d}T{when.hour:02d}:{when.minute:02d}:{when.second:02d}Z"
 
 
 def _is_trust_check(check: AuthzCheck) -> bool:
@@ -114,7 +122,7 @@ class Authorizer:
             ctx["aws:MultiFactorAuthPresent"] = "false"
             issued = getattr(p.session, "issued_at", None)
             if issued is not None:
-                ctx["aws:TokenIssueTime"] = issued.strftime("%Y-%m-%dT%H:%M:%SZ")
+                ctx["aws:TokenIssueTime"] = _seconds_iso(issued)
             if p.session.source_identity is not None:
                 ctx["aws:SourceIdentity"] = p.session.source_identity
         else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 from urllib.parse import quote
 
@@ -9,8 +10,13 @@ from podid.services.iam.model import AccessKey, PolicyVersion, Role, Tags, User
 from podid.services.iam.policies import PolicyView
 
 
+@lru_cache(maxsize=256)
 def encode_document(document: str) -> str:
-    """Policy documents travel URL-encoded in IAM's responses (botocore decodes them)."""
+    """Policy documents travel URL-encoded in IAM's responses (botocore decodes them).
+
+    Cached: the same few documents (a role's trust policy) are encoded on every GetRole, and
+    `quote` walks the text byte by byte.
+    """
     return quote(document, safe="")
 
 
