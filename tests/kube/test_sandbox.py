@@ -96,7 +96,7 @@ def test_without_root_the_command_runs_as_is() -> None:
 
 
 def test_leftover_process_groups_of_a_crashed_run_are_ended(tmp_path: Path) -> None:
-    from podid.kube.pods import kill_leftovers, record_pid
+    from podid.kube.leftovers import kill_leftovers, record_pid
 
     pod_dir = tmp_path / "cluster" / "pods" / "uid-1"
     pod_dir.mkdir(parents=True)

@@ -24,9 +24,11 @@ from typing import Any
 
 from podid.clock import Clock
 from podid.kube import manifests
+from podid.kube.addon import AGENT_ADDON, AGENT_LABEL, agent_daemonset
+from podid.kube.admission import admit
 from podid.kube.controllers import Controllers
 from podid.kube.manifests import KubeError, Outcome
-from podid.kube.model import Obj, now_rfc3339, random_suffix, stable_id
+from podid.kube.model import Obj, now_rfc3339, stable_id
 from podid.kube.nodes import Node, instance_id, node_name
 from podid.kube.objects import ObjectStore
 from podid.kube.pods import PodRunner, RunnerOptions
@@ -35,9 +37,6 @@ from podid.store import Store
 
 log = logging.getLogger(__name__)
 
-AGENT_ADDON = "eks-pod-identity-agent"
-AGENT_LABEL = "app.kubernetes.io/name"
-AGENT_VERSION = "v0.1.37"
 SYSTEM_NAMESPACES = ("default", "kube-node-lease", "kube-public", "kube-system")
 
 
@@ -56,84 +55,6 @@ class RuntimeEnv:
     loopback_address: Callable[[str], str]  # node id -> 127.x.y.z (fallback mode)
     rng: random.Random
     options: RunnerOptions
-
-
-def agent_daemonset(cluster: ClusterInfo) -> Obj:
-    """The add-on's DaemonSet, shaped like the eks-pod-identity-agent chart's (podid agent as the image)."""
-    labels = {AGENT_LABEL: AGENT_ADDON, "app.kubernetes.io/instance": AGENT_ADDON}
-    probe: dict[str, Any] = {
-        "httpGet": {"host": "localhost", "path": "/readyz", "port": "probes-port", "scheme": "HTTP"},
-        "initialDelaySeconds": 1,
-        "timeoutSeconds": 10,
-        "failureThreshold": 30,
-        "periodSeconds": 10,
-        "successThreshold": 1,
-    }
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "DaemonSet",
-        "metadata": {
-            "name": AGENT_ADDON,
-            "namespace": "kube-system",
-            "labels": {**labels, "app.kubernetes.io/version": AGENT_VERSION.lstrip("v")},
-        },
-        "spec": {
-            "selector": {"matchLabels": labels},
-            "template": {
-                "metadata": {"labels": labels},
-                "spec": {
-                    "hostNetwork": True,
-                    "automountServiceAccountToken": False,
-                    "priorityClassName": "system-node-critical",
-                    "tolerations": [{"operator": "Exists"}],
-                    "containers": [
-                        {
-                            "name": AGENT_ADDON,
-                            "image": f"podid/eks-pod-identity-agent:{AGENT_VERSION}",
-                            "command": ["podid", "agent"],
-                            "args": [
-                                "--port",
-                                "80",
-                                "--cluster-name",
-                                cluster.name,
-                                "--probe-port",
-                                "2703",
-                                "--metrics-port",
-                                "2705",
-                                "--rotate-credentials",
-                                "true",
-                            ],
-                            "env": [{"name": "AWS_REGION", "value": cluster.region}],
-                            "ports": [
-                                {"containerPort": 80, "name": "proxy", "protocol": "TCP"},
-                                {"containerPort": 2703, "name": "probes-port", "protocol": "TCP"},
-                                {"containerPort": 2705, "name": "metrics", "protocol": "TCP"},
-                            ],
-                            "livenessProbe": {
-                                **probe,
-                                "httpGet": {**probe["httpGet"], "path": "/healthz"},
-                                "initialDelaySeconds": 30,
-                                "failureThreshold": 3,
-                            },
-                            "readinessProbe": probe,
-                            "securityContext": {"capabilities": {"add": ["CAP_NET_BIND_SERVICE"]}},
-                        }
-                    ],
-                },
-            },
-        },
-    }
-
-
-class _Identities:
-    def __init__(self, runtime: ClusterRuntime) -> None:
-        self._rt = runtime
-
-    def has_association(self, namespace: str, service_account: str) -> bool:
-        return self._rt.env.source.has_association(self._rt.info, namespace, service_account)
-
-    def service_account(self, namespace: str, name: str) -> dict[str, Any] | None:
-        return self._rt.objects.get("ServiceAccount", namespace, name)
 
 
 class ClusterRuntime:
@@ -359,77 +280,8 @@ class ClusterRuntime:
 
     # pods -----------------------------------------------------------------------------------------
     def admit(self, pod: Obj) -> Obj:
-        """Admission of a new pod: ServiceAccount plugin, then the Pod Identity webhook, then defaults."""
-        from podid.webhook.admit import AdmissionDenied, admit_pod
-        from podid.webhook.config import WebhookConfig
-
-        pod = copy.deepcopy(pod)
-        namespace = str(pod["metadata"].get("namespace", "default"))
-        spec = manifests.default_pod_spec(pod.setdefault("spec", {}))
-        sa_name = str(spec["serviceAccountName"])
-        sa = self.objects.get("ServiceAccount", namespace, sa_name)
-        name = pod["metadata"].get("name", "")
-        if sa is None:
-            raise KubeError(
-                f'Error from server (Forbidden): pods "{name}" is forbidden: error looking up service '
-                f'account {namespace}/{sa_name}: serviceaccount "{sa_name}" not found',
-                403,
-                "Forbidden",
-            )
-        automount = spec.get("automountServiceAccountToken")
-        if automount is None:
-            automount = sa.get("automountServiceAccountToken", True)
-        if automount:
-            vol = f"kube-api-access-{random_suffix(self.env.rng)}"
-            spec.setdefault("volumes", []).append(
-                {
-                    "name": vol,
-                    "projected": {
-                        "defaultMode": 420,
-                        "sources": [
-                            {"serviceAccountToken": {"expirationSeconds": 3607, "path": "token"}},
-                            {
-                                "downwardAPI": {
-                                    "items": [
-                                        {
-                                            "fieldRef": {
-                                                "apiVersion": "v1",
-                                                "fieldPath": "metadata.namespace",
-                                            },
-                                            "path": "namespace",
-                                        }
-                                    ]
-                                }
-                            },
-                        ],
-                    },
-                }
-            )
-            for container in [*(spec.get("initContainers") or []), *spec["containers"]]:
-                mounts = container.setdefault("volumeMounts", [])
-                if not any(
-                    m.get("mountPath") == "/var/run/secrets/kubernetes.io/serviceaccount" for m in mounts
-                ):
-                    mounts.append(
-                        {
-                            "name": vol,
-                            "readOnly": True,
-                            "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount",
-                        }
-                    )
-        identities = _Identities(self)
-        try:
-            admitted, _ = admit_pod(
-                pod, namespace, WebhookConfig(region=self.info.region), identities, identities, self.env.rng
-            )
-        except AdmissionDenied as exc:
-            raise KubeError(
-                f"Error from server (InternalError): Internal error occurred: admission webhook "
-                f'"iam-for-pods.amazonaws.com" denied the request: {exc}',
-                500,
-                "InternalError",
-            ) from exc
-        return manifests.apply_defaults(admitted)
+        """Admission of a new pod (see `podid.kube.admission`)."""
+        return admit(pod, self.info, self.objects, self.env.source, self.env.rng)
 
     def create_pod(self, pod: Obj) -> Obj:
         return self.objects.create(self.admit(pod))

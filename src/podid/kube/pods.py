@@ -28,49 +28,14 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from podid.clock import Clock
-from podid.kube import nsnet
+from podid.kube import probes
 from podid.kube.containers import ContainerConfigError, command_argv, container_env
+from podid.kube.leftovers import record_pid
 from podid.kube.model import Obj, now_rfc3339
 from podid.kube.sandbox import Bind, Sandbox, SandboxError, python_trees
 from podid.kube.volumes import Lookup, TokenMinter, VolumeError, write_volumes
 
 MAX_GRACE_S = 5.0  # the runtime must stop everything within 10 s
-
-
-def _start_ticks(pid: int) -> str | None:
-    try:
-        with open(f"/proc/{pid}/stat") as handle:
-            return handle.read().rsplit(")", 1)[1].split()[19]
-    except (OSError, IndexError):
-        return None
-
-
-def record_pid(pod_dir: Path, pid: int) -> None:
-    """Remember a process group we started, so that a later run can end it after a crash."""
-    ticks = _start_ticks(pid)
-    if ticks is not None:
-        with open(pod_dir / "pids", "a") as handle:
-            handle.write(f"{pid} {ticks}\n")
-
-
-def kill_leftovers(run_dir: Path) -> int:
-    """End the process groups recorded by a previous run that died without stopping them.
-
-    A pid counts only if its start time still matches the record (pids are reused).
-    """
-    killed = 0
-    for record in run_dir.glob("*/pods/*/pids"):
-        for line in record.read_text().splitlines():
-            pid_text, _, ticks = line.partition(" ")
-            if not pid_text.isdigit():
-                continue
-            pid = int(pid_text)
-            if _start_ticks(pid) == ticks:
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.killpg(pid, signal.SIGKILL)
-                    killed += 1
-        record.unlink(missing_ok=True)
-    return killed
 
 
 class NodeHandle(Protocol):
@@ -470,66 +435,12 @@ class PodRunner:
             await asyncio.sleep(period if c.ready else 0.2)
 
     async def _probe_once(self, c: _Container, probe: dict[str, Any]) -> bool:
-        timeout = float(probe.get("timeoutSeconds", 1))
-        if "httpGet" in probe:
-            get = probe["httpGet"]
-            host = str(get.get("host") or self.node.address)
-            host = "127.0.0.1" if host == "localhost" else host
-            port = self.node.probe_port(self._port(c, get.get("port")))
-            try:
-                result = await nsnet.request(
-                    self.node.netns_path, "GET", host, port, str(get.get("path", "/")), timeout
-                )
-            except OSError:
-                return False
-            return 200 <= result.status < 400
-        if "tcpSocket" in probe:
-            sock = probe["tcpSocket"]
-            host = str(sock.get("host") or self.node.address)
-            host = "127.0.0.1" if host == "localhost" else host
-            try:
-                await nsnet.request(
-                    self.node.netns_path,
-                    "GET",
-                    host,
-                    self.node.probe_port(self._port(c, sock.get("port"))),
-                    "",
-                    timeout,
-                )
-            except OSError:
-                return False
-            return True
-        if "exec" in probe:
-            try:
-                env = self.env_for(c.spec)
-                argv = self.sandbox_for(c.spec).argv([str(a) for a in probe["exec"].get("command") or []])
-            except (ContainerConfigError, SandboxError):
-                return False
-            proc = await asyncio.create_subprocess_exec(
-                *argv,
-                env=env,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.DEVNULL,
-                stderr=asyncio.subprocess.DEVNULL,
-                cwd="/",
-                start_new_session=True,
-            )
-            try:
-                return await asyncio.wait_for(proc.wait(), timeout) == 0
-            except TimeoutError:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-                await proc.wait()
-                return False
-        return True
+        def launch(command: list[str]) -> tuple[list[str], dict[str, str]]:
+            return self.sandbox_for(c.spec).argv(command), self.env_for(c.spec)
 
-    def _port(self, c: _Container, port: Any) -> int:
-        if isinstance(port, int):
-            return port
-        for p in c.spec.get("ports") or []:
-            if p.get("name") == port:
-                return int(p["containerPort"])
-        return int(str(port))
+        return await probes.check(
+            probe, c.spec, self.node.address, self.node.netns_path, self.node.probe_port, launch
+        )
 
     async def _rotate(self) -> None:
         """Re-project service-account tokens when 80 % of their lifetime has passed."""

@@ -36,7 +36,8 @@ from podid.clock import Clock
 from podid.kube.adapters import Authorize, EksClusterSource, StsNodeCredentials
 from podid.kube.api import make_app
 from podid.kube.cluster import ClusterRuntime, RuntimeEnv
-from podid.kube.pods import RunnerOptions, kill_leftovers
+from podid.kube.leftovers import kill_leftovers
+from podid.kube.pods import RunnerOptions
 from podid.kube.ports import ClusterSource, NetworkFactory, NodeCredentialSource, NodeNet
 from podid.store import Store
 
