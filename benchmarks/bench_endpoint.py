@@ -189,6 +189,7 @@ async def _load(
     loop = asyncio.get_running_loop()
     latencies: list[float] = []
     statuses: dict[str, int] = {}
+    total = 0  # every answered request, warm-up included (for the server's CPU time per request)
     counter = iter(range(10**12))
     started = time.perf_counter()
     measure_from = started + warmup
@@ -216,6 +217,8 @@ async def _load(
                     conn.transport.close()
                 conn.closed = True
             t1 = time.perf_counter()
+            nonlocal total
+            total += 1
             if t0 >= measure_from and t1 <= deadline:
                 latencies.append(t1 - t0)
                 statuses[str(status)] = statuses.get(str(status), 0) + 1
@@ -231,6 +234,7 @@ async def _load(
         "p50_ms": latencies[n // 2] * 1000 if n else 0.0,
         "p99_ms": latencies[min(n - 1, int(n * 0.99))] * 1000 if n else 0.0,
         "statuses": statuses,
+        "total": total,
     }
 
 
@@ -242,6 +246,12 @@ def load_main(argv: list[str]) -> None:
 
 
 # --- the driver --------------------------------------------------------------------------------
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (all its threads), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -384,6 +394,7 @@ async def _run() -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
             procs.append(proc)
 
             ports = {"podid": podid_port, "moto": moto_port, "bare": int(bare["port"])}
+            pids = {"podid": procs[0].pid, "moto": procs[1].pid, "bare": procs[2].pid}
             keys = {
                 "podid": await asyncio.to_thread(_provision, f"http://127.0.0.1:{podid_port}", podid_admin),
                 "moto": await asyncio.to_thread(
@@ -406,8 +417,12 @@ async def _run() -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
                     load = await asyncio.create_subprocess_exec(
                         sys.executable, __file__, "--load", *args, stdout=asyncio.subprocess.PIPE, env=env
                     )
+                    cpu_before = _cpu_seconds(pids[target])
                     out, _ = await load.communicate()
-                    results[f"{operation}|{target}"] = json.loads(out)
+                    cpu = _cpu_seconds(pids[target]) - cpu_before
+                    row = json.loads(out)
+                    row["cpu_us"] = cpu / row["total"] * 1e6 if row["total"] else 0.0
+                    results[f"{operation}|{target}"] = row
             loadavg = " ".join(f"{x:.1f}" for x in os.getloadavg())
             return results, {"loadavg": loadavg, "cpus": str(os.cpu_count())}
         finally:
@@ -430,7 +445,8 @@ def main() -> None:
         f"{machine['cpus']} CPUs, load average {machine['loadavg']}"
     )
     print(
-        f"{'operation':<22} {'server':<6} {'requests':>9} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8}  statuses"
+        f"{'operation':<22} {'server':<6} {'requests':>9} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} "
+        f"{'CPU us/req':>10}  statuses"
     )
     verdicts = []
     for operation in OPERATIONS:
@@ -438,7 +454,7 @@ def main() -> None:
             r = results[f"{operation}|{target}"]
             print(
                 f"{operation:<22} {target:<6} {r['count']:>9} {r['rps']:>8.0f} "
-                f"{r['p50_ms']:>8.2f} {r['p99_ms']:>8.2f}  {r['statuses']}"
+                f"{r['p50_ms']:>8.2f} {r['p99_ms']:>8.2f} {r['cpu_us']:>10.0f}  {r['statuses']}"
             )
         podid, moto, bare = (results[f"{operation}|{t}"]["rps"] for t in ("podid", "moto", "bare"))
         vs_moto = podid / moto if moto else float("inf")
