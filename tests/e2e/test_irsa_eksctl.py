@@ -177,6 +177,12 @@ def test_eksctl_irsa_lifecycle_and_migration(world: tuple[RunningEndpoint, Path]
     assert sa is not None
     assert "eks.amazonaws.com/role-arn" not in (sa["metadata"].get("annotations") or {})
     assert len(eks.list_pod_identity_associations(clusterName=CLUSTER)["associations"]) == 1
+    # eksctl delete cluster also deletes the iamserviceaccount roles and the OIDC provider
+    out = podid(state_dir, "eksctl", "delete", "cluster", "--name", CLUSTER)
+    assert out.returncode == 0, out.stderr
+    assert "deleted IAM Open ID Connect provider" in out.stderr
+    assert not iam.list_open_id_connect_providers()["OpenIDConnectProviderList"]
+    assert "demo-irsa" not in [r["RoleName"] for r in iam.list_roles()["Roles"]]
 
 
 CLUSTER_CONFIG = """\

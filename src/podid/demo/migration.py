@@ -13,7 +13,7 @@ The steps follow the AWS documentation's migration order (IRSA reference §5.2; 
 4. running pods keep IRSA (the webhook mutates pods only when they are created);
 5. the pods are re-created: Pod Identity env, an `eks-<cluster>-<pod>-<uuid>` session, session tags;
 6. clean-up: the OIDC trust and the annotation removed (`--remove-oidc-provider-trust-relationship`),
-   the role, the cluster and the OIDC provider deleted; nothing left.
+   then `eksctl delete cluster` (the cluster, the iamserviceaccount role, the OIDC provider); nothing left.
 
 The aws CLI inside the pods runs with `HOME=/tmp` while on IRSA: the CLI caches web-identity
 credentials under `~/.aws/cli/cache`, and the guide's pods run as uid 1 whose home is not writable
@@ -290,17 +290,22 @@ class MigrationDemo:
         )
         t.expect("the OIDC trust and the role-arn annotation are removed", result.code == 0, _err(result))
         result = sh.run(
-            f"podid eksctl delete iamserviceaccount --cluster {CLUSTER} --namespace demo-ns "
-            "--name demo-sa --approve"
+            "aws iam get-role --role-name s3-app-irsa-role --query Role.AssumeRolePolicyDocument.Statement"
         )
-        t.expect("the IRSA role is deleted", result.code == 0, _err(result))
+        principals = [s.get("Principal") for s in _json_list(result)]
+        t.expect(
+            "the role now trusts only pods.eks.amazonaws.com",
+            principals == [{"Service": ["pods.eks.amazonaws.com"]}],
+            json.dumps(principals),
+        )
         result = sh.run(f"podid eksctl delete cluster --name {CLUSTER}", timeout=180)
-        t.expect("the cluster is deleted", result.code == 0, _err(result))
-        result = sh.run(
-            "aws iam list-open-id-connect-providers --query 'OpenIDConnectProviderList[].Arn' --output text"
+        t.expect(
+            "`eksctl delete cluster` deletes the cluster, the iamserviceaccount role and the OIDC provider",
+            result.code == 0
+            and "deleted IAM Open ID Connect provider" in result.stderr
+            and f'deleted IAM role "{ROLE}"' in result.stderr,
+            _err(result),
         )
-        for arn in result.stdout.split():
-            sh.run(f"aws iam delete-open-id-connect-provider --open-id-connect-provider-arn {arn}")
         try:
             left = self.sandbox.leftovers()
             providers = self.sandbox.client("iam").list_open_id_connect_providers()[

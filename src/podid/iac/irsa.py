@@ -293,15 +293,19 @@ def delete_iam_service_account(
         log.warning(NO_CHANGES)
         return
     for sa in matches:
-        for policy in iam.list_attached_role_policies(RoleName=sa.role_name)["AttachedPolicies"]:
-            iam.detach_role_policy(RoleName=sa.role_name, PolicyArn=policy["PolicyArn"])
-        for policy_name in iam.list_role_policies(RoleName=sa.role_name)["PolicyNames"]:
-            iam.delete_role_policy(RoleName=sa.role_name, PolicyName=policy_name)
-        iam.delete_role(RoleName=sa.role_name)
+        _delete_role(iam, sa.role_name)
         log.info(f'deleted IAM role "{sa.role_name}"')
     if _service_account(kube, namespace, name) is not None:
         kube.delete("ServiceAccount", namespace, name)
         log.info(f'deleted serviceaccount "{ref}"')
+
+
+def _delete_role(iam: Any, name: str) -> None:
+    for policy in iam.list_attached_role_policies(RoleName=name)["AttachedPolicies"]:
+        iam.detach_role_policy(RoleName=name, PolicyArn=policy["PolicyArn"])
+    for policy_name in iam.list_role_policies(RoleName=name)["PolicyNames"]:
+        iam.delete_role_policy(RoleName=name, PolicyName=policy_name)
+    iam.delete_role(RoleName=name)
 
 
 def _listify(statement: dict[str, Any]) -> dict[str, Any]:
@@ -465,3 +469,16 @@ def apply_cluster_config_iam(
             approve=True,
             log=log,
         )
+
+
+def delete_cluster_iam(iam: Any, eks: Any, cluster: str, region: str, log: Log) -> None:
+    """What `eksctl delete cluster` adds for IRSA (`pkg/cfn/manager/delete_tasks.go`): the cluster's
+    iamserviceaccount roles, then its IAM OIDC provider if one exists. Runs while the cluster still
+    exists (its issuer names the provider)."""
+    for sa in list_iam_service_accounts(iam, cluster):
+        _delete_role(iam, sa.role_name)
+        log.info(f'deleted IAM role "{sa.role_name}" of iamserviceaccount "{sa.namespace}/{sa.name}"')
+    oidc = cluster_oidc(eks, cluster, region)
+    if provider_exists(iam, oidc):
+        iam.delete_open_id_connect_provider(OpenIDConnectProviderArn=oidc.provider_arn)
+        log.info(f'deleted IAM Open ID Connect provider for cluster "{cluster}" in "{region}"')

@@ -85,6 +85,9 @@ class Manager:
                 f'deleted pod identity association "{assoc["namespace"]}/{assoc["serviceAccount"]}" '
                 f"({assoc['associationId']})"
             )
+        from podid.iac.irsa import delete_cluster_iam
+
+        delete_cluster_iam(iam, eks, name, region, p)  # IRSA: iamserviceaccount roles, the OIDC provider
         groups = eks.list_nodegroups(clusterName=name).get("nodegroups") or []
         tasks = [f'delete nodegroup "{g}"' for g in groups] + [f'delete cluster control plane "{name}"']
         p.info(f"{len(tasks)} sequential tasks: {{ {', '.join(tasks)} }}")
