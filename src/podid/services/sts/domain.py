@@ -223,13 +223,15 @@ class StsDomain:
                 f"Member must have length less than or equal to {MAX_TAGS}"
             )
         passed: dict[str, str] = {}
+        lower_passed: dict[str, str] = {}  # lower-cased key -> the key as passed (keys are unique)
         for key, value in req.tags:
-            if key.lower() in {k.lower() for k in passed}:
+            lower = key.lower()
+            if lower in lower_passed:
                 raise InvalidParameterValue(
                     "Duplicate tag keys found. Please note that Tag keys are case insensitive."
                 )
             passed[key] = value
-        lower_passed = {k.lower() for k in passed}
+            lower_passed[lower] = key
         clash = sorted(k for k in inherited if k.lower() in lower_passed)
         if clash:
             raise InvalidParameterValue(
@@ -244,7 +246,7 @@ class StsDomain:
         tags = {**inherited, **passed}
         transitive = list(inherited)
         for key in req.transitive_tag_keys:
-            name = next(k for k in passed if k.lower() == key.lower())
+            name = lower_passed[key.lower()]
             if name not in transitive:
                 transitive.append(name)
         return tags, transitive
