@@ -216,3 +216,31 @@ def test_aws_cli_v1_round_trip(world: IrsaWorld) -> None:
     gone = aws(world, "iam", "get-open-id-connect-provider", "--open-id-connect-provider-arn", arn)
     assert gone.returncode != 0
     assert "NoSuchEntity" in gone.stderr
+
+
+def test_domain_limits_and_issuer_lookup() -> None:
+    from datetime import UTC, datetime
+
+    from podid.clock import FakeClock
+    from podid.services.iam import IamDomain
+    from podid.services.iam.errors import LimitExceeded
+    from podid.store import Store
+
+    iam = IamDomain(Store(), FakeClock(datetime(2026, 11, 28, tzinfo=UTC)))
+    for i in range(100):
+        iam.create_oidc_provider(ACCOUNT, f"https://p{i}.example.com/id/X", ["sts.amazonaws.com"])
+    with pytest.raises(LimitExceeded) as err:
+        iam.create_oidc_provider(ACCOUNT, "https://one-too-many.example.com")
+    assert err.value.message == "Cannot exceed quota for OpenIdConnectProvidersPerAccount: 100"
+    # another account has its own quota; the issuer lookup is per account and per scheme
+    other = iam.create_oidc_provider("444455556666", "http://127.0.0.1:4566/oidc/id/A")
+    assert other.arn == "arn:aws:iam::444455556666:oidc-provider/127.0.0.1:4566/oidc/id/A"
+    assert iam.oidc_provider_for_issuer("444455556666", "http://127.0.0.1:4566/oidc/id/A") == other
+    assert iam.oidc_provider_for_issuer(ACCOUNT, "http://127.0.0.1:4566/oidc/id/A") is None
+    assert iam.oidc_provider_for_issuer("444455556666", "https://127.0.0.1:4566/oidc/id/A") is None
+    assert iam.oidc_provider_for_issuer(ACCOUNT, "https://p7.example.com:443/id/X") is not None
+    assert iam.oidc_provider_for_issuer(ACCOUNT, "https://p7.example.com/id/X/") is None  # no normalization
+    assert iam.oidc_provider_for_issuer(ACCOUNT, "not a url") is None
+    with pytest.raises(LimitExceeded):
+        iam.tag_oidc_provider(ACCOUNT, provider_arn(ACCOUNT, "https://p1.example.com/id/X"),
+                              [(f"k{i}", "v") for i in range(51)])  # fmt: skip
