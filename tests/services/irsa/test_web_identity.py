@@ -287,3 +287,38 @@ def test_aws_cli_v1_with_podid_token_create(world: IrsaWorld) -> None:
     )  # fmt: skip
     assert refused_out.returncode != 0
     assert "InvalidIdentityToken" in refused_out.stderr
+
+
+def test_federated_provider_key_in_the_sessions_requests(world: IrsaWorld) -> None:
+    """`aws:FederatedProvider` is the provider's ARN in requests made with a web-identity session, and
+    absent from other sessions (AssumeRole as the administrator)."""
+    iam = world.iam()
+    trust = json.loads(irsa_trust(world.provider_arn, world.hostpath))
+    trust["Statement"].append(
+        {
+            "Effect": "Allow",
+            "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:user/admin"},
+            "Action": "sts:AssumeRole",
+        }
+    )
+    iam.create_role(RoleName="fed", AssumeRolePolicyDocument=json.dumps(trust))
+    iam.put_role_policy(RoleName="fed", PolicyName="only-federated", PolicyDocument=json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "s3:ListAllMyBuckets", "Resource": "*",
+                       "Condition": {"StringEquals": {"aws:FederatedProvider": world.provider_arn}}}],
+    }))  # fmt: skip
+    role = f"arn:aws:iam::{ACCOUNT}:role/fed"
+
+    def s3_as(creds: dict[str, Any]) -> Any:
+        return world.ep.boto3_client(
+            "s3",
+            aws_access_key_id=creds["AccessKeyId"],
+            aws_secret_access_key=creds["SecretAccessKey"],
+            aws_session_token=creds["SessionToken"],
+        )
+
+    s3_as(assume(world, world.token(), role)["Credentials"]).list_buckets()
+    plain = world.ep.boto3_client("sts").assume_role(RoleArn=role, RoleSessionName="plain")["Credentials"]
+    with pytest.raises(ClientError) as err:
+        s3_as(plain).list_buckets()
+    assert err.value.response["Error"]["Code"] == "AccessDenied"

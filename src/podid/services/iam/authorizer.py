@@ -21,7 +21,8 @@ only), aws:PrincipalTag/* (entity tags, then session tags override), aws:SourceI
 aws:TokenIssueTime and aws:MultiFactorAuthPresent ("false"; temporary credentials only, as AWS omits
 it for long-term keys), aws:CurrentTime, aws:EpochTime, aws:SourceIp, aws:SecureTransport,
 aws:RequestedRegion, aws:PrincipalIsAWSService, aws:PrincipalServiceName (service principals),
-aws:ViaAWSService ("false").
+aws:ViaAWSService ("false"), aws:FederatedProvider (sessions of AssumeRoleWithWebIdentity: the IAM
+OIDC provider's ARN).
 
 Role trust policies (an `sts:` check on a role with the trust as resource policy) are required even
 in the same account: a trust that names only the account delegates to identity policies *and* must
@@ -125,6 +126,9 @@ class Authorizer:
                 ctx["aws:TokenIssueTime"] = _seconds_iso(issued)
             if p.session.source_identity is not None:
                 ctx["aws:SourceIdentity"] = p.session.source_identity
+            if p.session.issuer is not None and ":oidc-provider/" in p.session.issuer:
+                # a web-identity session (AssumeRoleWithWebIdentity records the provider ARN as issuer)
+                ctx["aws:FederatedProvider"] = p.session.issuer
         else:
             ctx["aws:PrincipalArn"] = p.arn
         for key, value in self.iam.principal_tags(p).items():
