@@ -1,4 +1,5 @@
-"""State survives `podid serve` restarts and SIGKILL: every acknowledged write is on disk.
+"""State survives `podid serve` restarts and SIGKILL: every acknowledged write is on disk
+(roles, policies, users and their access keys, which must still authenticate).
 
 A real `podid serve` process (SQLite WAL store in the test's state directory) is driven with boto3;
 after SIGTERM or `kill -9` a new process on the same state directory must show the same account,
@@ -100,40 +101,56 @@ PER_WRITER = 60  # bounded: at most 240 writes
 KILL_AFTER = 40  # acknowledged writes before kill -9
 
 
-def _writer(serve: ServeProcess, index: int, acked: list[tuple[str, str]], lock: threading.Lock) -> None:
+Write = tuple[str, str, str]  # (kind, name, access key id:secret for kind "key")
+
+
+def _writer(serve: ServeProcess, index: int, acked: list[Write], lock: threading.Lock) -> None:
     iam = serve.client("iam", connect_timeout=2, read_timeout=10)
     account = serve.account_id
     for i in range(PER_WRITER):
         name = f"w{index}-{i}"
         try:
-            if i % 2:
-                iam.create_policy(PolicyName=name, PolicyDocument=allow("s3:GetObject"))
-                kind = "policy"
-            else:
+            if i % 3 == 0:
                 iam.create_role(RoleName=name, AssumeRolePolicyDocument=trust(account))
-                kind = "role"
+                done: Write = ("role", name, "")
+            elif i % 3 == 1:
+                iam.create_policy(PolicyName=name, PolicyDocument=allow("s3:GetObject"))
+                done = ("policy", name, "")
+            else:
+                iam.create_user(UserName=name)
+                with lock:
+                    acked.append(("user", name, ""))
+                key = iam.create_access_key(UserName=name)["AccessKey"]
+                done = ("key", name, f"{key['AccessKeyId']}:{key['SecretAccessKey']}")
         except (BotoCoreError, ClientError):
             return  # the server died mid-request: this write was never acknowledged
         with lock:
-            acked.append((kind, name))
+            acked.append(done)
 
 
-def _listed(iam: Any) -> set[tuple[str, str]]:
+def _listed(iam: Any) -> set[Write]:
     roles = {
-        ("role", r["RoleName"]) for page in iam.get_paginator("list_roles").paginate() for r in page["Roles"]
+        ("role", r["RoleName"], "")
+        for page in iam.get_paginator("list_roles").paginate()
+        for r in page["Roles"]
     }
     policies = {
-        ("policy", p["PolicyName"])
+        ("policy", p["PolicyName"], "")
         for page in iam.get_paginator("list_policies").paginate(Scope="Local")
         for p in page["Policies"]
     }
-    return roles | policies
+    users = {
+        ("user", u["UserName"], "")
+        for page in iam.get_paginator("list_users").paginate()
+        for u in page["Users"]
+    }
+    return roles | policies | users
 
 
 def test_sigkill_during_a_burst_of_writes_loses_no_acknowledged_write(tmp_path: Path) -> None:
     state = tmp_path / "state"
     first = ServeProcess(state).start()
-    acked: list[tuple[str, str]] = []
+    acked: list[Write] = []
     lock = threading.Lock()
     threads = [threading.Thread(target=_writer, args=(first, i, acked, lock)) for i in range(WRITERS)]
     try:
@@ -156,8 +173,16 @@ def test_sigkill_during_a_burst_of_writes_loses_no_acknowledged_write(tmp_path: 
     with ServeProcess(state) as second:
         iam = second.client("iam")
         present = _listed(iam)
-        missing = [write for write in acked if write not in present]
+        missing = [write for write in acked if write[0] != "key" and write not in present]
         assert missing == []
+        keys = [write for write in acked if write[0] == "key"]
+        assert keys, "no access key was acknowledged before the kill"
+        for _, user, pair in keys:
+            key_id, secret = pair.split(":", 1)
+            listed = iam.list_access_keys(UserName=user)["AccessKeyMetadata"]
+            assert [k["AccessKeyId"] for k in listed] == [key_id]
+            me = second.client("sts", Credentials(key_id, secret)).get_caller_identity()
+            assert me["Arn"] == f"arn:aws:iam::{second.account_id}:user/{user}"
         # the database is healthy: new writes work
         iam.create_role(RoleName="after-kill", AssumeRolePolicyDocument=trust(second.account_id))
         assert iam.get_role(RoleName="after-kill")["Role"]["RoleName"] == "after-kill"
