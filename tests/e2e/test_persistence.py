@@ -68,6 +68,11 @@ def test_restart_keeps_roles_policies_users_and_keys(tmp_path: Path) -> None:
             DurationSeconds=3600,
         )["Credentials"]
         role_before = iam.get_role(RoleName="app")["Role"]
+        # deletions are writes too
+        revoked = iam.create_access_key(UserName="worker")["AccessKey"]
+        iam.delete_access_key(UserName="worker", AccessKeyId=revoked["AccessKeyId"])
+        iam.create_role(RoleName="gone", AssumeRolePolicyDocument=trust(account))
+        iam.delete_role(RoleName="gone")
         assert first.terminate() == 0
 
     with ServeProcess(state) as second:
@@ -87,6 +92,14 @@ def test_restart_keeps_roles_policies_users_and_keys(tmp_path: Path) -> None:
         ]
         keys = iam.list_access_keys(UserName="worker")["AccessKeyMetadata"]
         assert [k["AccessKeyId"] for k in keys] == [worker.access_key_id]
+        with pytest.raises(ClientError) as err:
+            second.client(
+                "sts", Credentials(revoked["AccessKeyId"], revoked["SecretAccessKey"])
+            ).get_caller_identity()
+        assert err.value.response["Error"]["Code"] == "InvalidClientTokenId"
+        with pytest.raises(ClientError) as err:
+            iam.get_role(RoleName="gone")
+        assert err.value.response["Error"]["Code"] == "NoSuchEntity"
         # the user's key and the session minted before the restart still authenticate
         me = second.client("sts", worker).get_caller_identity()
         assert me["Arn"] == f"arn:aws:iam::{account}:user/worker"
