@@ -64,6 +64,10 @@ def test_env_without_state_is_a_clear_error(tmp_path: Path) -> None:
     assert f"no podid state in {empty}" in done.stderr
     assert "podid serve" in done.stderr
     assert "Traceback" not in done.stderr
+    # without --state-dir or PODID_STATE_DIR: serve's default, the per-user data directory
+    default = run([PODID, "env"], XDG_DATA_HOME=str(tmp_path / "xdg"))
+    assert default.returncode == 1
+    assert f"no podid state in {tmp_path / 'xdg' / 'podid'}" in default.stderr
 
 
 def test_serve_on_a_busy_port_is_a_clear_error(served: ServeProcess, tmp_path: Path) -> None:
