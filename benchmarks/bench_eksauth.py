@@ -75,8 +75,9 @@ def serve_main(state_dir: str) -> None:
 
 # --- the load generator process ------------------------------------------------------------------
 def load_main(argv: list[str]) -> None:
-    from benchmarks.bench_endpoint import _load
+    from benchmarks.bench_endpoint import LOAD_CPU, _load, pin
 
+    pin(0, LOAD_CPU)
     port, path, concurrency, duration = int(argv[0]), argv[1], int(argv[2]), float(argv[3])
     requests = [r.encode("latin-1") for r in json.loads(Path(path).read_text())]
     print(json.dumps(asyncio.run(_load(port, requests, concurrency, WARMUP, duration))), flush=True)
@@ -156,7 +157,7 @@ def _setup(url: str, admin: dict[str, str], state_dir: Path) -> list[str]:
 
 
 async def _run() -> dict[int, Any]:
-    from benchmarks.bench_endpoint import _cpu_seconds
+    from benchmarks.bench_endpoint import SERVER_CPU, _cpu_seconds, pin
 
     with tempfile.TemporaryDirectory() as tmp:
         state_dir = Path(tmp) / "state"
@@ -164,6 +165,7 @@ async def _run() -> dict[int, Any]:
         server = await asyncio.create_subprocess_exec(
             sys.executable, __file__, "--serve", str(state_dir), stdout=asyncio.subprocess.PIPE, env=env
         )
+        pin(server.pid, SERVER_CPU)  # one core for the endpoint, another for the load generator
         try:
             assert server.stdout is not None
             info = json.loads(await asyncio.wait_for(server.stdout.readline(), 60))

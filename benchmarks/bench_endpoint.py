@@ -1,6 +1,7 @@
 """The AWS endpoint side by side: podid vs moto's server vs a bare aiohttp handler, same client load.
 
-What runs (every server on 127.0.0.1, on a free port, each in its own process):
+What runs (every server on 127.0.0.1, on a free port, each in its own process pinned to one CPU; the
+load generator runs pinned to another):
 
 - **podid**: `podid serve --ephemeral --no-runtime` exactly as a user starts it: full SigV4
   verification, principal resolution, botocore-model parsing, IAM policy evaluation, serialization,
@@ -33,6 +34,7 @@ Targets (issue 2): podid >= 5x moto's server and >= 40% of the bare handler.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import socket
@@ -51,6 +53,10 @@ WARMUP = 1.0
 CONCURRENCY = 64
 POOL = 256
 REGION = "us-east-1"
+# With two or more CPUs, every server runs on SERVER_CPU and the load generator on LOAD_CPU, so that
+# each server gets the same one core and never competes with its own client.
+SERVER_CPU = 0
+LOAD_CPU = 1
 TARGET_VS_MOTO = 5.0
 TARGET_VS_BARE = 0.40
 
@@ -238,7 +244,15 @@ async def _load(
     }
 
 
+def pin(pid: int, cpu: int) -> None:
+    """Bind a process (0: this one) to one CPU when there are at least two; best effort."""
+    if (os.cpu_count() or 1) >= 2 and hasattr(os, "sched_setaffinity"):
+        with contextlib.suppress(OSError):
+            os.sched_setaffinity(pid, {cpu})
+
+
 def load_main(argv: list[str]) -> None:
+    pin(0, LOAD_CPU)
     port, path, concurrency = int(argv[0]), argv[1], int(argv[2])
     warmup, duration = float(argv[3]), float(argv[4])
     requests = [r.encode("latin-1") for r in json.loads(Path(path).read_text())]
@@ -331,6 +345,7 @@ async def _start(argv: list[str], env: dict[str, str], ready: Any) -> tuple[asyn
     proc = await asyncio.create_subprocess_exec(
         *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL, env=env
     )
+    pin(proc.pid, SERVER_CPU)  # before it serves (moto's threads inherit it)
     try:
         return proc, await asyncio.wait_for(ready(proc), 90)
     except BaseException:
