@@ -21,7 +21,6 @@ from podid.gateway.testing import RunningEndpoint, running_endpoint
 pytestmark = pytest.mark.e2e
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "examples" / "eks-pod-identity.yaml"
-AWS = str(Path(__file__).resolve().parents[2] / ".venv" / "bin" / "aws")
 
 
 @pytest.fixture(scope="module")
@@ -31,9 +30,7 @@ def ep(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningEndpoint]:
 
 
 def aws(ep: RunningEndpoint, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [AWS, *args], env=ep.env(), capture_output=True, text=True, timeout=120, check=False
-    )
+    return ep.aws(*args)
 
 
 def ok(ep: RunningEndpoint, *args: str) -> str:

@@ -2,6 +2,8 @@
 
     with running_endpoint(tmp_path) as ep:
         client = ep.boto3_client("iam")          # admin credentials, explicit endpoint URL
+        other = ep.client("s3", key, secret, token)      # someone else's credentials
+        proc = ep.aws("iam", "list-roles")       # the venv's aws CLI v1 as a subprocess, as the admin
         ep.call(lambda: ep.endpoint.iam.get_role(...))   # run code on the endpoint's loop thread
 
 The endpoint's state is touched only from its own event loop thread; `call` marshals there.
@@ -11,6 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
@@ -22,6 +26,9 @@ from podid.clock import Clock
 from podid.gateway.endpoint import Endpoint, EndpointConfig
 
 T = TypeVar("T")
+
+AWS_CLI = str(Path(sys.executable).with_name("aws"))
+"""The aws CLI v1 installed next to the running interpreter (the venv's)."""
 
 
 class RunningEndpoint:
@@ -77,6 +84,36 @@ class RunningEndpoint:
         }
         params.update(kwargs)
         return boto3.session.Session().client(service, **params)
+
+    def client(self, service: str, key: str, secret: str, token: str | None = None, **config: Any) -> Any:
+        """A boto3 client with the given credentials; `config` becomes a `botocore.config.Config`."""
+        import botocore.config
+
+        return self.boto3_client(
+            service,
+            aws_access_key_id=key,
+            aws_secret_access_key=secret,
+            aws_session_token=token,
+            config=botocore.config.Config(**config) if config else None,
+        )
+
+    def aws(
+        self,
+        *args: str,
+        env: dict[str, str] | None = None,
+        cwd: Path | None = None,
+        timeout: float = 120,
+    ) -> subprocess.CompletedProcess[str]:
+        """Run the aws CLI v1 as a separate process with `env(**env)`; never raises on failure."""
+        return subprocess.run(
+            [AWS_CLI, *args],
+            env=self.env(**(env or {})),
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
 
 
 @contextmanager

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -15,7 +14,6 @@ from typing import Any
 from podid.gateway.testing import RunningEndpoint, running_endpoint
 
 ACCOUNT = "111122223333"
-AWS = str(Path(sys.executable).parent / "aws")
 
 
 @contextmanager
@@ -28,13 +26,7 @@ def eks_endpoint(tmp_path: Path) -> Iterator[RunningEndpoint]:
 def _run(
     ep: RunningEndpoint, args: tuple[str, ...], env: dict[str, str] | None
 ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [AWS, *args, "--output", "json"],
-        capture_output=True,
-        text=True,
-        env=ep.env(**(env or {})),
-        timeout=120,
-    )
+    return ep.aws(*args, "--output", "json", env=env)
 
 
 def aws_cli(ep: RunningEndpoint, *args: str, env: dict[str, str] | None = None) -> Any:

@@ -7,11 +7,8 @@ thread, so synchronous clients (boto3, the aws CLI as a subprocess) can talk to 
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
-
-import boto3
 
 from podid.gateway.testing import RunningEndpoint, running_endpoint
 
@@ -22,14 +19,7 @@ __all__ = ["ACCOUNT", "REGION", "RunningEndpoint", "admin_client", "aws_cli", "c
 
 
 def client(endpoint: RunningEndpoint, service: str, key: str, secret: str, token: str | None = None) -> Any:
-    return boto3.session.Session().client(
-        service,
-        endpoint_url=endpoint.url,
-        region_name=REGION,
-        aws_access_key_id=key,
-        aws_secret_access_key=secret,
-        aws_session_token=token,
-    )
+    return endpoint.client(service, key, secret, token)
 
 
 def admin_client(endpoint: RunningEndpoint, service: str) -> Any:
@@ -50,14 +40,6 @@ def aws_cli(
         extra = {"AWS_ACCESS_KEY_ID": key, "AWS_SECRET_ACCESS_KEY": secret}
     if token:
         extra["AWS_SESSION_TOKEN"] = token
-    env = endpoint.env(**extra)
-    aws = str(Path(sys.executable).parent / "aws")
-    return subprocess.run(
-        [aws, "--endpoint-url", endpoint.url, "--output", "json", *args],
-        env=env,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+    return endpoint.aws(
+        "--endpoint-url", endpoint.url, "--output", "json", *args, env=extra, cwd=cwd, timeout=60
     )

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -182,14 +180,7 @@ def test_unauthorized_user_is_refused(world: IrsaWorld) -> None:
 
 
 def aws(world: IrsaWorld, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(Path(sys.executable).parent / "aws"), "--endpoint-url", world.ep.url, "--output", "json", *args],
-        env=world.ep.env(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return world.ep.aws("--endpoint-url", world.ep.url, "--output", "json", *args, timeout=60)
 
 
 def test_aws_cli_v1_round_trip(world: IrsaWorld) -> None:

@@ -4,13 +4,9 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import uuid
 from pathlib import Path
 from typing import Any
-
-import boto3
-import botocore.config
 
 from podid.gateway.testing import RunningEndpoint
 
@@ -21,15 +17,7 @@ OTHER_ACCOUNT = "444455556666"
 def client(
     ep: RunningEndpoint, service: str, key: str, secret: str, token: str | None = None, **config: Any
 ) -> Any:
-    return boto3.session.Session().client(
-        service,
-        endpoint_url=ep.url,
-        region_name=REGION,
-        aws_access_key_id=key,
-        aws_secret_access_key=secret,
-        aws_session_token=token,
-        config=botocore.config.Config(**config) if config else None,
-    )
+    return ep.client(service, key, secret, token, **config)
 
 
 def other_account_admin(ep: RunningEndpoint, account: str = OTHER_ACCOUNT) -> tuple[str, str]:
@@ -89,16 +77,7 @@ def aws_cli(
     ep: RunningEndpoint, *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
 ) -> subprocess.CompletedProcess[str]:
     """The aws CLI v1 of the venv, as a separate process, against the endpoint."""
-    aws = str(Path(sys.executable).parent / "aws")
-    return subprocess.run(
-        [aws, *args],
-        env=ep.env(**(env or {})),
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return ep.aws(*args, env=env, cwd=cwd)
 
 
 def make_bucket(s3: Any, name: str | None = None) -> str:
