@@ -218,8 +218,9 @@ def _rss_mb(pid: int) -> float:
 
 
 async def _run() -> list[tuple[str, str, str]]:
-    from tests.agent.agent_process import free_port, start_agent_process
+    from tests.agent.agent_process import start_agent_process
     from tests.agent.fake_eksauth import FakeEksAuth
+    from tests.support.net import free_port
 
     rows: list[tuple[str, str, str]] = []
     fake = await FakeEksAuth().start()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -14,15 +13,9 @@ from pathlib import Path
 import aiohttp
 
 from tests.agent.fake_eksauth import NODE_ACCESS_KEY, NODE_SECRET_KEY
+from tests.support.net import free_port
 
 PODID = str(Path(sys.executable).with_name("podid"))
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family) as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass

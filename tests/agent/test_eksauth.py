@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 from datetime import UTC, datetime
 
 import pytest
@@ -14,6 +13,7 @@ from podid.clock import FakeClock
 from tests.agent.conftest import node_credentials
 from tests.agent.fake_eksauth import FakeEksAuth
 from tests.agent.helpers import make_token
+from tests.support.net import free_port
 
 
 class _Client(EksAuthClient):
@@ -36,12 +36,6 @@ def _client(url: str, attempt_timeout: float = 1.0) -> _Client:
     )
     client.sleeps = sleeps
     return client
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def test_signed_request_and_parsed_credentials(fake: FakeEksAuth, clock: FakeClock) -> None:
@@ -119,7 +113,7 @@ async def test_retry_then_success(fake: FakeEksAuth, clock: FakeClock) -> None:
 
 
 async def test_connection_refused_is_a_500_fetch_error_after_3_attempts(clock: FakeClock) -> None:
-    port = _free_port()
+    port = free_port()
     client = _client(f"http://127.0.0.1:{port}")
     try:
         with pytest.raises(FetchError) as info:

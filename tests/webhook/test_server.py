@@ -6,7 +6,6 @@ import base64
 import json
 import os
 import signal
-import socket
 import ssl
 import subprocess
 import sys
@@ -22,6 +21,7 @@ import pytest
 from podid.webhook.config import WebhookConfig
 from podid.webhook.identities import IdentityFile
 from podid.webhook.server import WebhookServer, make_app, tls_context
+from tests.support.net import free_port
 from tests.webhook.helpers import LowRandom, apply_and_validate, load_case
 from tests.webhook.test_identities import _EksHandler, _NoLookupServer
 from tests.webhook.tls import write_self_signed
@@ -135,12 +135,6 @@ async def test_plain_http_is_refused(running: tuple[str, Path, ssl.SSLContext]) 
                 await resp.read()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _https(url: str, cert: Path, body: bytes | None = None) -> tuple[int, bytes]:
     import http.client
     from urllib.parse import urlsplit
@@ -164,7 +158,7 @@ def test_cli_serves_and_stops_on_sigterm(tmp_path: Path, certs: tuple[Path, Path
     identities_path.write_text(
         json.dumps({"identities": [{"namespace": "team-a", "serviceAccount": "reader"}]})
     )
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     proc = subprocess.Popen(
         [sys.executable, "-m", "podid", "webhook", "--tls-cert", str(cert), "--tls-key", str(key),
@@ -208,7 +202,7 @@ def test_cli_with_the_eks_api_source(tmp_path: Path, certs: tuple[Path, Path]) -
     eks = _NoLookupServer(("127.0.0.1", 0), _EksHandler)
     _EksHandler.seen = []
     threading.Thread(target=eks.serve_forever, daemon=True).start()
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env.update(
         AWS_ACCESS_KEY_ID="AKIAIOSFODNN7EXAMPLE",

@@ -10,7 +10,6 @@ from typing import Any
 import boto3
 import pytest
 from botocore.config import Config
-from botocore.exceptions import ClientError
 from tests.services.iam.live_endpoint import (
     ACCOUNT,
     RunningEndpoint,
@@ -19,6 +18,7 @@ from tests.services.iam.live_endpoint import (
     client,
     running_endpoint,
 )
+from tests.support.errors import error_of
 
 pytestmark = pytest.mark.e2e
 
@@ -55,17 +55,6 @@ def client_without_validation(model_client: Any) -> Any:
         aws_access_key_id=creds.access_key,
         aws_secret_access_key=creds.secret_key,
         config=Config(parameter_validation=False),
-    )
-
-
-def error_of(call: Any, **kwargs: Any) -> tuple[str, int, str]:
-    with pytest.raises(ClientError) as err:
-        call(**kwargs)
-    response = err.value.response
-    return (
-        response["Error"]["Code"],
-        response["ResponseMetadata"]["HTTPStatusCode"],
-        response["Error"]["Message"],
     )
 
 

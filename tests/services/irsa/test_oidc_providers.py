@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 import subprocess
-from typing import Any
 
 import pytest
-from botocore.exceptions import ClientError
 from tests.services.irsa.conftest import ACCOUNT, IrsaWorld
+from tests.support.errors import error_of
 
 from podid.services.iam.errors import InvalidInput
 from podid.services.iam.oidc import normalize_url, provider_arn
@@ -17,17 +16,6 @@ pytestmark = pytest.mark.e2e
 
 EKS_URL = "https://oidc.eks.us-west-2.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE"
 THUMB = "9e99a48a9960b14926bb7f3b02e22da2b0ab7280"
-
-
-def error_of(call: Any, **kwargs: Any) -> tuple[str, int, str]:
-    with pytest.raises(ClientError) as err:
-        call(**kwargs)
-    response = err.value.response
-    return (
-        response["Error"]["Code"],
-        response["ResponseMetadata"]["HTTPStatusCode"],
-        response["Error"]["Message"],
-    )
 
 
 def test_normalize_url_rules() -> None:

@@ -84,8 +84,3 @@ def make_bucket(s3: Any, name: str | None = None) -> str:
     bucket = name or "bkt-" + uuid.uuid4().hex[:12]
     s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
     return bucket
-
-
-def error_code(exc: BaseException) -> str:
-    response = getattr(exc, "response", None) or {}
-    return str(response.get("Error", {}).get("Code", ""))

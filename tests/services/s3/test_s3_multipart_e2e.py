@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
-from tests.services.s3.s3_support import error_code, make_bucket
+from tests.services.s3.s3_support import make_bucket
+from tests.support.errors import error_code
 
 MIB = 1024 * 1024
 

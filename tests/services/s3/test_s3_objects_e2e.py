@@ -19,7 +19,8 @@ from botocore.httpchecksum import (
     Sha1Checksum,
     Sha256Checksum,
 )
-from tests.services.s3.s3_support import error_code, make_bucket
+from tests.services.s3.s3_support import make_bucket
+from tests.support.errors import error_code
 
 from podid.gateway.testing import RunningEndpoint
 

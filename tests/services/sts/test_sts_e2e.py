@@ -9,7 +9,6 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from botocore.exceptions import ClientError
 from tests.services.iam.live_endpoint import (
     ACCOUNT,
     RunningEndpoint,
@@ -18,6 +17,7 @@ from tests.services.iam.live_endpoint import (
     client,
     running_endpoint,
 )
+from tests.support.errors import error_of
 
 from podid.services.sts.token import SessionToken
 
@@ -57,17 +57,6 @@ def sts(endpoint: RunningEndpoint) -> Any:
 
 def role_arn(name: str) -> str:
     return f"arn:aws:iam::{ACCOUNT}:role/apps/app" if name == "app" else f"arn:aws:iam::{ACCOUNT}:role/{name}"
-
-
-def error_of(call: Any, **kwargs: Any) -> tuple[str, int, str]:
-    with pytest.raises(ClientError) as err:
-        call(**kwargs)
-    response = err.value.response
-    return (
-        response["Error"]["Code"],
-        response["ResponseMetadata"]["HTTPStatusCode"],
-        response["Error"]["Message"],
-    )
 
 
 def test_assume_role_then_caller_identity(endpoint: RunningEndpoint, sts: Any) -> None:
