@@ -147,35 +147,61 @@ class StsDomain:
         authorize(call, self._checks(role, req, tags, transitive, source_identity))
         self.iam.note_role_used(role, now, call.region)
 
-        key_id = access_key_id("ASIA")
-        secret = secret_access_key()
-        session = StsSession(
-            role_arn=role.arn,
-            role_id=role.role_id,
-            session_name=req.session_name,
-            expiration=now + timedelta(seconds=duration),
+        decoded, token, principal = self.issue(
+            role,
+            req.session_name,
+            now=now,
+            duration=duration,
             tags=tags,
-            transitive_tag_keys=tuple(transitive),
-            session_policies=tuple(policies),
+            transitive=transitive,
+            policies=policies,
             source_identity=source_identity,
             chained=chained,
             issuer=caller.arn,
-            issued_at=now,
         )
-        decoded = SessionToken(key_id, secret, role.account, session)
-        token = self.codec.encode(decoded)
-        principal = session_principal(decoded)
         return AssumedRole(
-            access_key_id=key_id,
-            secret_access_key=secret,
+            access_key_id=decoded.access_key_id,
+            secret_access_key=decoded.secret_access_key,
             session_token=token,
-            expiration=session.expiration,
+            expiration=decoded.session.expiration,
             assumed_role_arn=principal.arn,
             assumed_role_id=principal.user_id,
             packed_policy_size=packed,
             principal=principal,
             source_identity=source_identity,
         )
+
+    def issue(
+        self,
+        role: Role,
+        session_name: str,
+        *,
+        now: datetime,
+        duration: int,
+        tags: dict[str, str],
+        transitive: Sequence[str],
+        policies: Sequence[str],
+        source_identity: str | None,
+        chained: bool,
+        issuer: str,
+    ) -> tuple[SessionToken, str, Principal]:
+        """New ASIA credentials for a session of `role` (AssumeRole and AssumeRoleWithWebIdentity):
+        the decoded token, its encrypted form and the principal its requests are made as."""
+        session = StsSession(
+            role_arn=role.arn,
+            role_id=role.role_id,
+            session_name=session_name,
+            expiration=now + timedelta(seconds=duration),
+            tags=tags,
+            transitive_tag_keys=tuple(transitive),
+            session_policies=tuple(policies),
+            source_identity=source_identity,
+            chained=chained,
+            issuer=issuer,
+            issued_at=now,
+        )
+        decoded = SessionToken(access_key_id("ASIA"), secret_access_key(), role.account, session)
+        return decoded, self.codec.encode(decoded), session_principal(decoded)
 
     def _call(self, caller: Principal, now: datetime) -> Call:
         return Call(

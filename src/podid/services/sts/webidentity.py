@@ -47,7 +47,6 @@ import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -55,14 +54,13 @@ from podid.errors import AccessDenied, ClientError, ValidationError
 from podid.policy import EvaluationRequest, Policy, PolicySet, evaluate, parse_policy
 from podid.services.base import Call, ContextValue
 from podid.services.iam.common import validate_document
-from podid.services.iam.ids import access_key_id, secret_access_key
 from podid.services.iam.model import Role
 from podid.services.iam.oidc import OidcProvider
 from podid.services.sts.domain import DEFAULT_DURATION, MAX_TAGS, SESSION_POLICY_PLAINTEXT_MAX, StsDomain
 from podid.services.sts.errors import InvalidParameterValue, MalformedPolicyDocument, PackedPolicyTooLarge
 from podid.services.sts.oidc_keys import IdpUnreachable, IssuerKeys, KeyUnavailable
 from podid.services.sts.packing import packed_percent
-from podid.services.sts.token import SessionToken, StsSession
+from podid.services.sts.token import SessionToken
 
 CLOCK_SKEW_S = 300
 ALGORITHMS = ("RS256", "RS384", "RS512", "ES256", "ES384", "ES512")
@@ -457,25 +455,18 @@ class WebIdentity:
         packed: int,
         subject: str,
     ) -> WebIdentityResult:
-        from podid.services.sts.domain import session_principal
-
-        now = call.now
-        session = StsSession(
-            role_arn=role.arn,
-            role_id=role.role_id,
-            session_name=req.session_name,
-            expiration=now + timedelta(seconds=duration),
+        decoded, token, principal = self.sts.issue(
+            role,
+            req.session_name,
+            now=call.now,
+            duration=duration,
             tags=tags,
-            transitive_tag_keys=tuple(transitive),
-            session_policies=tuple(policies),
+            transitive=transitive,
+            policies=policies,
             source_identity=source_identity,
             chained=False,
             issuer=provider.arn,
-            issued_at=now,
         )
-        decoded = SessionToken(access_key_id("ASIA"), secret_access_key(), role.account, session)
-        token = self.sts.codec.encode(decoded)
-        principal = session_principal(decoded)
         return WebIdentityResult(
             credentials=decoded,
             session_token=token,
