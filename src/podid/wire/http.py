@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import TypeVar, overload
 from urllib.parse import parse_qsl
+
+_T = TypeVar("_T")
 
 
 class Headers(Mapping[str, str]):
@@ -29,6 +32,17 @@ class Headers(Mapping[str, str]):
 
     def __getitem__(self, key: str) -> str:
         return self._map[key.lower()][1]
+
+    @overload
+    def get(self, key: str, /) -> str | None: ...
+
+    @overload
+    def get(self, key: str, /, default: str | _T) -> str | _T: ...
+
+    def get(self, key: str, /, default: object = None) -> object:
+        # Mapping.get would go through __getitem__ and a KeyError for every absent header.
+        hit = self._map.get(key.lower())
+        return default if hit is None else hit[1]
 
     def __contains__(self, key: object) -> bool:
         return isinstance(key, str) and key.lower() in self._map
