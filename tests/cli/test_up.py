@@ -14,21 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.support.cli import podid as run_podid
 
 pytestmark = pytest.mark.e2e
 
 
 def podid(state_dir: Path, *args: str, timeout: float = 90) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "PODID_"))}
-    env["PODID_STATE_DIR"] = str(state_dir)
-    return subprocess.run(
-        [sys.executable, "-m", "podid", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=timeout,
-        check=False,
-    )
+    return run_podid(state_dir, *args, timeout=timeout)
 
 
 def descendants(root: int) -> set[int]:

@@ -4,14 +4,12 @@ associate-iam-oidc-provider, create/get/delete iamserviceaccount, migrate-to-pod
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.support.cli import podid
 
 from podid.gateway.testing import RunningEndpoint, running_endpoint
 from podid.iac.irsa import migrated_trust
@@ -21,19 +19,6 @@ pytestmark = pytest.mark.e2e
 ACCOUNT = "111122223333"
 CLUSTER = "irsa-demo"
 S3_RO = "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"
-
-
-def podid(state_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env["PODID_STATE_DIR"] = str(state_dir)
-    return subprocess.run(
-        [sys.executable, "-m", "podid", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-        check=False,
-    )
 
 
 def service_account(state_dir: Path, namespace: str, name: str) -> dict[str, Any] | None:

@@ -14,13 +14,12 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from tests.support.cli import kubectl
 
 from podid.gateway.testing import RunningEndpoint, running_endpoint
 
@@ -38,20 +37,6 @@ def trust(principal: dict[str, str], action: str) -> str:
             "Version": "2012-10-17",
             "Statement": [{"Effect": "Allow", "Principal": principal, "Action": action}],
         }
-    )
-
-
-def kubectl(state_dir: Path, *args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env["PODID_STATE_DIR"] = str(state_dir)
-    return subprocess.run(
-        [sys.executable, "-m", "podid", "kubectl", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        input=input,
-        timeout=120,
-        check=False,
     )
 
 

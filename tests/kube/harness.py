@@ -9,9 +9,7 @@ directory, so `podid kubectl` runs against it as a subprocess exactly as a user 
 from __future__ import annotations
 
 import asyncio
-import os
 import subprocess
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -19,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+from tests.support.cli import kubectl
 
 from podid.cli.common import EndpointInfo, write_endpoint
 from podid.clock import Clock, SystemClock
@@ -130,17 +129,7 @@ class Served:
     def kubectl(
         self, *args: str, input: str | None = None, timeout: float = 60
     ) -> subprocess.CompletedProcess[str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-        env["PODID_STATE_DIR"] = str(self.state_dir)
-        return subprocess.run(
-            [sys.executable, "-m", "podid", "kubectl", *args],
-            capture_output=True,
-            text=True,
-            env=env,
-            input=input,
-            timeout=timeout,
-            check=False,
-        )
+        return kubectl(self.state_dir, *args, input=input, timeout=timeout)
 
     async def akubectl(self, *args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
         return await asyncio.to_thread(self.kubectl, *args, input=input)

@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from tests.support.cli import kubectl
 
 from podid.gateway.testing import RunningEndpoint, running_endpoint
 
@@ -83,20 +84,6 @@ TRUST_PODS = {
         }
     ],
 }
-
-
-def kubectl(state_dir: Path, *args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env["PODID_STATE_DIR"] = str(state_dir)
-    return subprocess.run(
-        [sys.executable, "-m", "podid", "kubectl", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        input=input,
-        timeout=120,
-        check=False,
-    )
 
 
 def interactive(state_dir: Path, args: list[str], typed: bytes) -> tuple[bytes, int]:
