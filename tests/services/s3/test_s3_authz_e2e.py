@@ -10,12 +10,12 @@ from botocore.exceptions import ClientError
 from tests.services.s3.s3_support import (
     OTHER_ACCOUNT,
     client,
-    error_code,
     make_bucket,
     other_account_admin,
     role_session,
     session_client,
 )
+from tests.support.errors import error_code
 
 from podid.gateway.testing import RunningEndpoint
 

@@ -11,10 +11,10 @@ from tests.services.s3.s3_support import (
     OTHER_ACCOUNT,
     REGION,
     client,
-    error_code,
     make_bucket,
     other_account_admin,
 )
+from tests.support.errors import error_code
 
 from podid.gateway.testing import RunningEndpoint
 
