@@ -134,7 +134,9 @@ class Endpoint:
 
     async def start(self) -> None:
         app = make_app(self.pipeline, self.extra_routes)
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        # auto_decompress off: a request body is the client's bytes. S3 stores `Content-Encoding: gzip`
+        # objects as sent, and a body that is not the gzip it claims must not fail inside aiohttp.
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False, auto_decompress=False)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.config.host, self.config.port, reuse_address=True)
         await site.start()

@@ -148,6 +148,15 @@ class Pipeline:
         self.record(ex, request, response)
         return response
 
+    def refuse(self, request: HttpRequest, error: AwsError) -> HttpResponse:
+        """Answer `error` to a request that cannot go through the stages (its body was unreadable),
+        in the protocol of the service it addresses, and audit it."""
+        ex = Exchange(request_id=request_id(), started=time.perf_counter(), error=error)
+        ex.service = self.detect(request, credential_scope(request))
+        response = self._error_response(self.services.get(ex.service), ex, error, None)
+        self.record(ex, request, response)
+        return response
+
     # stage 1
     def detect(self, request: HttpRequest, scope: CredentialScope | None) -> str:
         if scope is not None:

@@ -11,7 +11,10 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.web_protocol import RequestPayloadError
 
+from podid.errors import ClientError
 from podid.gateway.detect import SIGNING_NAMES
 from podid.gateway.pipeline import Pipeline
 from podid.wire.http import Headers, HttpRequest, HttpResponse
@@ -51,9 +54,36 @@ def _is_s3_upload(request: web.Request, headers: Headers) -> bool:
     return False
 
 
+class IncompleteBody(ClientError):
+    """A request body aiohttp could not read in full (truncated, broken chunked framing).
+
+    S3's error for a body shorter than its Content-Length; podid sends it for every service (the
+    other services' answer to a broken body is not documented).
+    """
+
+    code = "IncompleteBody"
+
+
+def _incomplete() -> IncompleteBody:
+    return IncompleteBody(
+        "You did not provide the number of bytes specified by the Content-Length HTTP header."
+    )
+
+
 async def _iter_body(request: web.Request) -> AsyncIterator[bytes]:
-    async for chunk in request.content.iter_chunked(STREAM_CHUNK):
-        yield chunk
+    try:
+        async for chunk in request.content.iter_chunked(STREAM_CHUNK):
+            yield chunk
+    except (RequestPayloadError, HttpProcessingError, ConnectionResetError):
+        raise _incomplete() from None
+
+
+class BodyUnreadable(Exception):
+    """The body of `request` (given without it) could not be read; answered by `Pipeline.refuse`."""
+
+    def __init__(self, request: HttpRequest) -> None:
+        super().__init__("request body unreadable")
+        self.request = request
 
 
 async def to_http_request(request: web.Request) -> HttpRequest:
@@ -76,7 +106,11 @@ async def to_http_request(request: web.Request) -> HttpRequest:
             remote=remote,
             scheme=scheme,
         )
-    body = await request.read()
+    try:
+        body = await request.read()
+    except (RequestPayloadError, HttpProcessingError, ConnectionResetError):
+        bare = HttpRequest(method=request.method, path=path, query=query, headers=headers, remote=remote)
+        raise BodyUnreadable(bare) from None
     return HttpRequest(
         method=request.method,
         path=path,
@@ -113,7 +147,10 @@ def make_app(pipeline: Pipeline, extra_routes: list[RouteHook] | None = None) ->
     app = web.Application(client_max_size=1024**4)
 
     async def handle(request: web.Request) -> web.StreamResponse:
-        http_request = await to_http_request(request)
+        try:
+            http_request = await to_http_request(request)
+        except BodyUnreadable as unreadable:
+            return await send_http_response(request, pipeline.refuse(unreadable.request, _incomplete()))
         response = await pipeline.handle(http_request)
         return await send_http_response(request, response)
 

@@ -22,6 +22,7 @@ from botocore.model import OperationModel
 
 from podid.errors import AwsError, ClientError
 from podid.wire.http import HttpResponse
+from podid.wire.xmlsafe import xml_text
 
 
 class InvalidAction(ClientError):
@@ -92,24 +93,24 @@ def error_response(
     headers: list[tuple[str, str]] = []
     if protocol == "query":
         fields = "".join(
-            f"<{k}>{escape(_field_text(v))}</{k}>" for k, v in error.fields.items() if v is not None
+            f"<{k}>{xml_text(_field_text(v))}</{k}>" for k, v in error.fields.items() if v is not None
         )
         kind = "Sender" if error.sender_fault else "Receiver"
         ns = f" xmlns={quoteattr(xml_namespace)}" if xml_namespace else ""
         text = (
-            f"<ErrorResponse{ns}><Error><Type>{kind}</Type><Code>{escape(error.code)}</Code>"
-            f"<Message>{escape(error.message)}</Message>{fields}</Error>"
+            f"<ErrorResponse{ns}><Error><Type>{kind}</Type><Code>{xml_text(error.code)}</Code>"
+            f"<Message>{xml_text(error.message)}</Message>{fields}</Error>"
             f"<RequestId>{escape(request_id)}</RequestId></ErrorResponse>"
         )
         body = text.encode("utf-8")
         headers += [("x-amzn-RequestId", request_id), ("Content-Type", "text/xml")]
     elif protocol == "rest-xml":
         fields = "".join(
-            f"<{k}>{escape(_field_text(v))}</{k}>" for k, v in error.fields.items() if v is not None
+            f"<{k}>{xml_text(_field_text(v))}</{k}>" for k, v in error.fields.items() if v is not None
         )
         text = (
             '<?xml version="1.0" encoding="UTF-8"?>\n'
-            f"<Error><Code>{escape(error.code)}</Code><Message>{escape(error.message)}</Message>{fields}"
+            f"<Error><Code>{xml_text(error.code)}</Code><Message>{xml_text(error.message)}</Message>{fields}"
             f"<RequestId>{escape(request_id)}</RequestId><HostId>{host_id(request_id)}</HostId></Error>"
         )
         head = operation is not None and str(operation.http.get("method", "")).upper() == "HEAD"
