@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import lru_cache
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
@@ -89,27 +89,75 @@ def _xml_attribute_members(shape: StructureShape) -> tuple[tuple[str, Shape, str
     )
 
 
+XmlWriter = Callable[[Any, list[str]], None]
+
+
+def _scalar_converter(shape: Shape) -> Callable[[Any], str]:
+    """`scalar_text(shape, v, ISO8601)` with the shape's kind (and timestamp format) decided once."""
+    kind = shape.type_name
+    if kind == "string":
+        return str
+    if kind == "boolean":
+        return lambda v: "true" if v else "false"
+    if kind == "timestamp":
+        fmt = timestamp_format(shape, timestamps.ISO8601)
+        return lambda v: str(timestamps.format_timestamp(v, fmt))
+    if kind == "blob":
+        return _b64
+    if kind in ("float", "double"):
+        return _float_text
+    if kind in ("integer", "long", "short", "byte"):
+        return lambda v: str(int(v))
+    return str
+
+
+@lru_cache(maxsize=8192)
+def _xml_writer(shape: Shape, name: str) -> XmlWriter:
+    """Writes one `<name>` element of `shape` (as `xml_element` does); a scalar's tags are built once."""
+    kind = shape.type_name
+    if kind in ("list", "map", "structure") and isinstance(shape, ListShape | MapShape | StructureShape):
+
+        def write_container(value: Any, out: list[str]) -> None:
+            xml_element(shape, value, name, out)
+
+        return write_container
+    head = f"<{name}{namespace_attrs(shape)}>"
+    tail = f"</{name}>"
+    to_text = _scalar_converter(shape)
+
+    def write_scalar(value: Any, out: list[str]) -> None:
+        out.append(head + escape(to_text(value)) + tail)
+
+    return write_scalar
+
+
+@lru_cache(maxsize=8192)
+def _xml_member_writers(shape: StructureShape) -> tuple[tuple[str, XmlWriter], ...]:
+    return tuple((name, _xml_writer(member, element)) for name, member, element in _xml_body_members(shape))
+
+
 def xml_members(shape: StructureShape, value: Mapping[str, Any], out: list[str]) -> None:
     """Write the body members of a structure (those without an HTTP location) as child elements."""
-    for member_name, member, element in _xml_body_members(shape):
+    for member_name, write in _xml_member_writers(shape):
         item = value.get(member_name)
         if item is not None:
-            xml_element(member, item, element, out)
+            write(item, out)
 
 
 def xml_element(shape: Shape, value: Any, name: str, out: list[str], extra_attrs: str = "") -> None:
     kind = shape.type_name
     if kind == "list" and isinstance(shape, ListShape):
         if shape.serialization.get("flattened"):
+            write = _xml_writer(shape.member, name)
             for item in value:
                 if item is not None:
-                    xml_element(shape.member, item, name, out)
+                    write(item, out)
             return
-        element = str(shape.member.serialization.get("name", "member"))
+        write = _xml_writer(shape.member, str(shape.member.serialization.get("name", "member")))
         out.append(f"<{name}{extra_attrs}{namespace_attrs(shape)}>")
         for item in value:
             if item is not None:
-                xml_element(shape.member, item, element, out)
+                write(item, out)
         out.append(f"</{name}>")
         return
     if kind == "map" and isinstance(shape, MapShape):
