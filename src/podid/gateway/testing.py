@@ -35,6 +35,11 @@ class RunningEndpoint:
     def __init__(self, endpoint: Endpoint, loop: asyncio.AbstractEventLoop) -> None:
         self.endpoint = endpoint
         self.loop = loop
+        # One boto3 session for every client: a new session reloads the service model for each
+        # client (0.1 s idle, over a second on a loaded CI machine); clients of one session still
+        # have their own credentials, configuration and event hooks.
+        self._session: Any = None
+        self._session_lock = threading.Lock()
 
     @property
     def url(self) -> str:
@@ -83,7 +88,10 @@ class RunningEndpoint:
             "aws_secret_access_key": self.admin.secret_access_key,
         }
         params.update(kwargs)
-        return boto3.session.Session().client(service, **params)
+        with self._session_lock:  # boto3 sessions are not thread-safe; clients are
+            if self._session is None:
+                self._session = boto3.session.Session()
+            return self._session.client(service, **params)
 
     def client(self, service: str, key: str, secret: str, token: str | None = None, **config: Any) -> Any:
         """A boto3 client with the given credentials; `config` becomes a `botocore.config.Config`."""
