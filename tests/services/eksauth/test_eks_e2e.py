@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import jwt
 import pytest
 from botocore.exceptions import ClientError
@@ -86,14 +85,7 @@ def world(ep: RunningEndpoint) -> dict[str, Any]:
 
 
 def node_client(ep: RunningEndpoint, node: dict[str, Any]) -> Any:
-    return boto3.session.Session().client(
-        "eks-auth",
-        endpoint_url=ep.url,
-        region_name=REGION,
-        aws_access_key_id=node["AccessKeyId"],
-        aws_secret_access_key=node["SecretAccessKey"],
-        aws_session_token=node["SessionToken"],
-    )
+    return ep.client("eks-auth", node["AccessKeyId"], node["SecretAccessKey"], node["SessionToken"])
 
 
 def pod_token(ep: RunningEndpoint, namespace: str, sa: str, pod: str = "demo-app") -> str:
@@ -185,14 +177,7 @@ def test_boto3_association_lifecycle_and_pod_identity_exchange(
     assert out["audience"] == "pods.eks.amazonaws.com"
     assert out["podIdentityAssociation"]["associationId"] == assoc["associationId"]
     creds = out["credentials"]
-    sts = boto3.session.Session().client(
-        "sts",
-        endpoint_url=ep.url,
-        region_name=REGION,
-        aws_access_key_id=creds["accessKeyId"],
-        aws_secret_access_key=creds["secretAccessKey"],
-        aws_session_token=creds["sessionToken"],
-    )
+    sts = ep.client("sts", creds["accessKeyId"], creds["secretAccessKey"], creds["sessionToken"])
     arn = sts.get_caller_identity()["Arn"]
     assert re.fullmatch(
         rf"arn:aws:sts::{ACCOUNT}:assumed-role/demo-app-role/eks-demo-clust-demo-app-[0-9a-f-]{{36}}", arn

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import boto3
 import pytest
 from botocore import UNSIGNED
 from botocore.config import Config
@@ -60,18 +59,11 @@ class IrsaWorld:
         return self.ep.boto3_client("iam")
 
     def unsigned_sts(self) -> Any:
-        return boto3.session.Session().client(
-            "sts", endpoint_url=self.ep.url, region_name=REGION, config=Config(signature_version=UNSIGNED)
-        )
+        return self.ep.boto3_client("sts", config=Config(signature_version=UNSIGNED))
 
     def sts_as(self, credentials: dict[str, Any]) -> Any:
-        return boto3.session.Session().client(
-            "sts",
-            endpoint_url=self.ep.url,
-            region_name=REGION,
-            aws_access_key_id=credentials["AccessKeyId"],
-            aws_secret_access_key=credentials["SecretAccessKey"],
-            aws_session_token=credentials["SessionToken"],
+        return self.ep.client(
+            "sts", credentials["AccessKeyId"], credentials["SecretAccessKey"], credentials["SessionToken"]
         )
 
     def on_issuer(self, func: Callable[[Any], str], cluster: str | None = None) -> str:
