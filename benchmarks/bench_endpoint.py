@@ -265,8 +265,11 @@ def load_main(argv: list[str]) -> None:
 
 # --- the driver --------------------------------------------------------------------------------
 def _median_row(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """The round with the median req/s (the machine's other load varies from round to round)."""
-    return sorted(rows, key=lambda r: float(r["rps"]))[len(rows) // 2]
+    """The round with the median req/s (the machine's other load varies from round to round), with
+    the median CPU time per request over all rounds."""
+    row = dict(sorted(rows, key=lambda r: float(r["rps"]))[len(rows) // 2])
+    row["cpu_us"] = sorted(float(r["cpu_us"]) for r in rows)[len(rows) // 2]
+    return row
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -491,6 +494,14 @@ def main() -> None:
             f"{operation:<22} podid/moto {vs_moto:6.1f}x (target >= {TARGET_VS_MOTO:.0f}x)   "
             f"podid/bare {vs_bare:6.1%} (target >= {TARGET_VS_BARE:.0%})   {'met' if ok else 'NOT met'}"
         )
+        # The same ratios in CPU time per request: what each server's code costs, whatever share
+        # of the machine the scheduler gave it during its turn.
+        cpu = {t: float(results[f"{operation}|{t}"]["cpu_us"]) for t in ("podid", "moto", "bare")}
+        if cpu["podid"] > 0:
+            print(
+                f"{'':<22} by CPU time: podid/moto {cpu['moto'] / cpu['podid']:6.1f}x   "
+                f"podid/bare {cpu['bare'] / cpu['podid']:6.1%}"
+            )
     print(f"targets: {'met' if all(verdicts) else 'NOT met'}")
 
 
