@@ -183,6 +183,9 @@ def _fresh_errors(world: World) -> None:
 
 # --- hostile values ----------------------------------------------------------------------------
 
+# Nested past Python's recursion limit: every recursive reader must refuse these, not crash.
+DEEP_ARRAY = "[" * 3000 + "]" * 3000
+DEEP_OBJECT = '{"a":' * 3000 + "1" + "}" * 3000
 HOSTILE_TEXT = [
     "",
     " ",
@@ -234,6 +237,9 @@ HOSTILE_TEXT = [
     "2012-10-17",
     "1970-01-01T00:00:00Z",
     "9999-99-99",
+    DEEP_ARRAY,
+    DEEP_OBJECT,
+    "Resources: " + "[" * 3000 + "]" * 3000,
 ]
 
 JSONISH = st.recursive(
@@ -248,9 +254,12 @@ POLICY_KEYS += ["Principal", "NotPrincipal", "Condition", "Sid", "Id"]
 @st.composite
 def policy_documents(draw: st.DrawFn) -> str:
     """Valid-looking, broken and nonsense policy documents (as text)."""
-    kind = draw(st.integers(0, 3))
+    kind = draw(st.integers(0, 4))
     if kind == 0:
         return draw(st.text(max_size=50))
+    if kind == 4:
+        depth = draw(st.sampled_from([50, 101, 900, 3000]))
+        return '{"Version":"2012-10-17","Statement":' + "[" * depth + "]" * depth + "}"
     statement: dict[str, Any] = {}
     for key in draw(st.lists(st.sampled_from(POLICY_KEYS), max_size=6, unique=True)):
         statement[key] = draw(
@@ -283,7 +292,7 @@ def jwts(draw: st.DrawFn) -> str:
 
     kind = draw(st.integers(0, 2))
     if kind == 0:
-        return draw(st.text(max_size=80))
+        return draw(st.text(max_size=80) | st.sampled_from([b64(DEEP_ARRAY.encode()) + ".e30.x"]))
     header = draw(st.sampled_from([{"alg": "none"}, {"alg": "RS256", "kid": "x"}, {"alg": "HS256"}, {}, []]))
     claims = draw(
         st.fixed_dictionaries(
@@ -342,7 +351,7 @@ def _sane_string(shape: Shape, name: str) -> st.SearchStrategy[Any]:
         return st.sampled_from(list(enum))
     if "policy" in lowered and "arn" not in lowered and "name" not in lowered:
         return st.just(TRUST) | policy_documents()
-    if lowered == "token":
+    if lowered in ("token", "webidentitytoken"):
         return jwts()
     if "template" in lowered and "url" not in lowered:
         return st.sampled_from([TEMPLATE, "Resources: {}", "a: [", "Resources:\n  X: 1"])
@@ -516,6 +525,9 @@ BODIES = st.one_of(
             b"5\r\nhello\r\n0\r\n\r\n",
             b"zz;chunk-signature=abc\r\n",
             b"a" * 20000,
+            DEEP_ARRAY.encode(),
+            DEEP_OBJECT.encode(),
+            b"<a>" * 3000,
         ]
     ),
 )

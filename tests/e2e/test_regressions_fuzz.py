@@ -7,20 +7,27 @@
    as sent, and the services answer a garbage body with their usual 4xx.
 3. A body shorter than its Content-Length (the client went away) logged an aiohttp error; it is now
    refused as IncompleteBody without an error in the log, and the server keeps serving.
+4. Documents nested past Python's recursion limit were a RecursionError (500); 5. a YAML template
+   key that is not a string (`null:`) was a TypeError (500).
 """
 
 from __future__ import annotations
 
+import base64
 import gzip
+import json
 import logging
 import socket
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
+import boto3
 import pytest
 import urllib3
+from botocore import UNSIGNED
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
+from botocore.config import Config
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
@@ -29,13 +36,29 @@ from podid.gateway.testing import RunningEndpoint, running_endpoint
 pytestmark = pytest.mark.e2e
 
 REGION = "us-west-2"
+ROLE_ARN = "arn:aws:iam::111122223333:role/regress-role"
 
 
 @pytest.fixture(scope="module")
 def ep(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningEndpoint]:
-    with running_endpoint(tmp_path_factory.mktemp("regressions"), region=REGION) as running:
+    with running_endpoint(
+        tmp_path_factory.mktemp("regressions"), region=REGION, account_id="111122223333"
+    ) as running:
         s3 = running.boto3_client("s3")
         s3.create_bucket(Bucket="regress-bucket", CreateBucketConfiguration={"LocationConstraint": REGION})
+        trust = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"AWS": "arn:aws:iam::111122223333:root"},
+                    "Action": "sts:AssumeRole",
+                }
+            ],
+        }
+        running.boto3_client("iam").create_role(
+            RoleName="regress-role", AssumeRolePolicyDocument=json.dumps(trust)
+        )
         yield running
 
 
@@ -114,3 +137,89 @@ def test_a_truncated_body_leaves_no_error_and_the_server_serving(
     assert identity["Arn"].endswith(":user/admin")
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert not errors, errors[0].getMessage()
+
+
+# 4. Documents nested past Python's recursion limit (JSON policies, templates, JSON bodies, JWT
+#    segments) raised RecursionError: a 500. Each reader now refuses them in its own words.
+
+DEEP_ARRAY = "[" * 3000 + "]" * 3000
+DEEP_POLICY = '{"Version":"2012-10-17","Statement":' + "[" * 900 + "]" * 900 + "}"
+
+
+def _b64(data: str) -> str:
+    return base64.urlsafe_b64encode(data.encode()).rstrip(b"=").decode()
+
+
+def _code(err: pytest.ExceptionInfo[ClientError]) -> tuple[str, str]:
+    return err.value.response["Error"]["Code"], err.value.response["Error"]["Message"]
+
+
+@pytest.mark.parametrize("document", [DEEP_ARRAY, DEEP_POLICY])
+def test_deeply_nested_policies_are_malformed(ep: RunningEndpoint, document: str) -> None:
+    iam, s3, sts = ep.boto3_client("iam"), ep.boto3_client("s3"), ep.boto3_client("sts")
+    with pytest.raises(ClientError) as err:
+        iam.create_role(RoleName="deep", AssumeRolePolicyDocument=document)
+    assert _code(err)[0] == "MalformedPolicyDocument"
+    with pytest.raises(ClientError) as err:
+        iam.put_user_policy(UserName="admin", PolicyName="deep", PolicyDocument=document)
+    assert _code(err)[0] == "MalformedPolicyDocument"
+    with pytest.raises(ClientError) as err:
+        s3.put_bucket_policy(Bucket="regress-bucket", Policy=document)
+    assert _code(err)[0] == "MalformedPolicy"
+    # (a session policy is at most 2,048 characters: nested within that)
+    session = '{"Statement":' + "[" * 1000 + "]" * 1000 + "}"
+    with pytest.raises(ClientError) as err:
+        sts.assume_role(RoleArn=ROLE_ARN, RoleSessionName="deep", Policy=session)
+    assert _code(err)[0] == "MalformedPolicyDocument"
+
+
+@pytest.mark.parametrize("body", ['{"Resources":' + DEEP_ARRAY + "}", "Resources: " + DEEP_ARRAY])
+def test_deeply_nested_templates_are_a_format_error(ep: RunningEndpoint, body: str) -> None:
+    cfn = ep.boto3_client("cloudformation")
+    with pytest.raises(ClientError) as err:
+        cfn.validate_template(TemplateBody=body)
+    assert _code(err) == (
+        "ValidationError",
+        "Template format error: the template nests values more than 100 levels deep",
+    )
+
+
+def test_yaml_template_keys_that_are_not_strings_are_read_as_text(ep: RunningEndpoint) -> None:
+    cfn = ep.boto3_client("cloudformation")
+    with pytest.raises(ClientError) as err:
+        cfn.validate_template(TemplateBody="null: 1\nResources:\n  R: {Type: AWS::IAM::Role}\n")
+    assert _code(err) == (
+        "ValidationError",
+        "Template format error: Invalid template property or properties [null]",
+    )
+
+
+def test_deeply_nested_json_body_is_a_400(ep: RunningEndpoint) -> None:
+    request = AWSRequest(
+        method="POST",
+        url=ep.url + "/clusters",
+        data=DEEP_ARRAY.encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    creds = Credentials(ep.admin.access_key_id, ep.admin.secret_access_key)
+    SigV4Auth(creds, "eks", REGION).add_auth(request)
+    response = urllib3.request(
+        "POST", request.url, body=request.body, headers=dict(request.headers.items()), retries=False
+    )
+    assert response.status == 400, response.data
+    assert response.headers["x-amzn-ErrorType"] == "InvalidParameterException"
+
+
+def test_deeply_nested_jwt_segments_are_invalid_tokens(ep: RunningEndpoint) -> None:
+    token = f"{_b64(DEEP_ARRAY)}.{_b64('{}')}.c2ln"
+    sts = boto3.session.Session().client(
+        "sts", endpoint_url=ep.url, region_name=REGION, config=Config(signature_version=UNSIGNED)
+    )
+    with pytest.raises(ClientError) as err:
+        sts.assume_role_with_web_identity(RoleArn=ROLE_ARN, RoleSessionName="ss", WebIdentityToken=token)
+    assert _code(err)[0] == "InvalidIdentityToken"
+    eks = ep.boto3_client("eks")
+    eks.create_cluster(name="regress", roleArn=ROLE_ARN, resourcesVpcConfig={})
+    with pytest.raises(ClientError) as err:
+        ep.boto3_client("eks-auth").assume_role_for_pod_identity(clusterName="regress", token=token)
+    assert _code(err)[0] == "InvalidTokenException"

@@ -140,6 +140,16 @@ class Pipeline:
         except AwsError as err:
             ex.error = err
             response = self._error_response(entry, ex, err, operation)
+        except RecursionError:
+            # Only client input nests deeply enough (a JSON or YAML document read recursively); the
+            # readers refuse deep documents in their own words, this is the net under all of them.
+            log.warning(
+                "input nested too deeply on %s %s (request %s)", request.method, request.path, ex.request_id
+            )
+            code = entry.wire.validation_code if entry is not None else "ValidationError"
+            nested = ClientError("The request input is nested too deeply.", code=code)
+            ex.error = nested
+            response = self._error_response(entry, ex, nested, operation)
         except Exception:
             log.exception("internal error on %s %s (request %s)", request.method, request.path, ex.request_id)
             failure = InternalFailure("We encountered an internal error. Please try again.")

@@ -180,11 +180,34 @@ def _query_name(member: Shape, default: str) -> str:
 # --- JSON documents -------------------------------------------------------------------------------
 
 
+# Deeper than any real AWS input (a policy's Condition block is 5 levels, a template's nested
+# intrinsic functions a few dozen); recursive readers must never meet a document deeper than this.
+MAX_JSON_DEPTH = 100
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+_JSON_BRACKET = re.compile(r"[\[\]{}]")
+
+
+def json_depth(text: str) -> int:
+    """How deeply arrays and objects nest in a JSON text (strings skipped); no parsing, no recursion."""
+    depth = deepest = 0
+    for found in _JSON_BRACKET.finditer(_JSON_STRING.sub("", text)):
+        if found.group() in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        else:
+            depth -= 1
+    return deepest
+
+
 def load_json(body: bytes) -> Any:
-    """Parse a JSON body; empty means `{}`."""
+    """Parse a JSON body; empty means `{}`. A document nested too deeply is a `ValueError` like any
+    other unparsable body (Python's recursion limit is not the client's problem)."""
     if not body.strip():
         return {}
-    return json.loads(body)
+    try:
+        return json.loads(body)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
 
 
 def json_value(shape: Shape, value: Any, members: tuple[str | int, ...]) -> Any:

@@ -114,6 +114,20 @@ def format_error(message: str) -> ValidationError:
 class _CfnLoader(yaml.SafeLoader):
     """Safe loader with CloudFormation's short-form tags and no implicit timestamps."""
 
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        # Template keys are strings, as in JSON: `1:`, `true:` and `null:` are the text as written
+        # (the rest of the template code sorts and joins keys). A list or map as a key is no template.
+        if isinstance(node, yaml.MappingNode):
+            self.flatten_mapping(node)
+            for index, (key, value) in enumerate(node.value):
+                if not isinstance(key, yaml.ScalarNode):
+                    raise yaml.constructor.ConstructorError(
+                        None, None, "a mapping key must be a string", key.start_mark
+                    )
+                if key.tag != "tag:yaml.org,2002:str":
+                    node.value[index] = (yaml.ScalarNode("tag:yaml.org,2002:str", key.value), value)
+        return super().construct_mapping(node, deep=deep)
+
 
 _CfnLoader.yaml_implicit_resolvers = {
     first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
@@ -165,8 +179,12 @@ def parse_body(text: str) -> Any:
             return json.loads(text)
         except ValueError as exc:
             raise format_error(f"JSON not well-formed. (line {getattr(exc, 'lineno', 1)})") from None
+        except RecursionError:
+            raise format_error(f"the template nests values more than {MAX_DEPTH} levels deep") from None
     try:
         return yaml.load(text, Loader=_CfnLoader)
+    except RecursionError:
+        raise format_error(f"the template nests values more than {MAX_DEPTH} levels deep") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
@@ -225,24 +243,31 @@ def load_template(text: str) -> Template:
 
 
 MAX_NODES = 200_000
+MAX_DEPTH = 100
 
 
 def _check_expanded_size(body: Any) -> None:
     """YAML aliases share nodes: a small body can expand to a huge (or endless) tree. Refuse those."""
     seen = 0
-    pending = [body]
+    deepest = 0
+    pending: list[tuple[Any, int]] = [(body, 1)]
     while pending:
-        node = pending.pop()
+        node, depth = pending.pop()
         seen += 1
+        deepest = max(deepest, depth)
         if seen > MAX_NODES:
             raise format_error("the template is too large once its YAML aliases are expanded")
         if isinstance(node, dict):
-            pending.extend(node.values())
+            pending.extend((value, depth + 1) for value in node.values())
         elif isinstance(node, list):
-            pending.extend(node)
+            pending.extend((item, depth + 1) for item in node)
         elif node is not None and not isinstance(node, str | int | float):
             # !!binary, !!set, !!timestamp, !!omap: nothing a JSON template could say
             raise format_error(f"unsupported YAML value of type {type(node).__name__}")
+    if deepest > MAX_DEPTH:
+        # the stack operations walk templates recursively: refuse what no real template needs (a
+        # cycle of aliases never gets here: it is endless, refused above)
+        raise format_error(f"the template nests values more than {MAX_DEPTH} levels deep")
 
 
 def check_structure(body: Mapping[str, Any]) -> None:

@@ -61,8 +61,11 @@ Listener = Callable[[EksEvent], None]
 
 def _default_policy_validator(document: str) -> None:
     # imported here: the policy engine is only needed when a session policy is written
-    from podid.policy import parse_policy
+    from podid.policy import MalformedPolicyDocument, parse_policy
+    from podid.wire.decode import MAX_JSON_DEPTH, json_depth
 
+    if json_depth(document) > MAX_JSON_DEPTH:
+        raise MalformedPolicyDocument("Syntax errors in policy.")
     parse_policy(document, kind="session", max_chars=2048)
 
 
@@ -391,7 +394,7 @@ class EksDomain:
         if configuration_values:
             try:
                 json.loads(configuration_values)
-            except ValueError as exc:
+            except (ValueError, RecursionError) as exc:
                 raise InvalidParameterException(
                     "configurationValues is not valid JSON.", clusterName=cluster.name, addonName=name
                 ) from exc

@@ -201,6 +201,10 @@ class EksAuthDomain:
             raise ExpiredTokenException("The specified Kubernetes service account token is expired.") from exc
         except TokenInvalid as exc:
             raise InvalidTokenException(f"The specified token is invalid: {exc.message}") from exc
+        except RecursionError:  # a header or payload nested past the JSON reader's recursion limit
+            raise InvalidTokenException(
+                "The specified token is invalid: The token is not a well-formed JWT."
+            ) from None
 
     def _assume(self, call: Call, caller: Principal, req: AssumeRoleRequest) -> AssumedRole:
         sts_call = Call(

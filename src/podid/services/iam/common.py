@@ -21,6 +21,7 @@ from podid.services.iam.errors import InvalidInput, LimitExceeded, NoSuchEntity
 from podid.services.iam.managed import AWS_POLICY_PREFIX, ManagedPolicyCatalog, load_catalog
 from podid.services.iam.model import POLICIES, ROLES, USERS, CustomerPolicy, Role, Tags, User, entity_key
 from podid.store import Store
+from podid.wire.decode import MAX_JSON_DEPTH, json_depth
 
 T = TypeVar("T")
 
@@ -88,8 +89,11 @@ def validate_document(document: str, kind: PolicyKind) -> None:
     if kind == "trust":
         try:
             json.loads(document)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise MalformedPolicyDocument("This policy contains invalid Json") from None
+    if json_depth(document) > MAX_JSON_DEPTH:
+        # no policy grammar nests this deep; refused before the engine's recursive checks
+        raise MalformedPolicyDocument("Syntax errors in policy.")
     parse_policy(document, kind, enforce_size=False)
 
 

@@ -29,6 +29,7 @@ from podid.services.s3.model import BUCKETS, OBJECTS, PARTS, UPLOADS, Bucket, Ob
 from podid.services.s3.names import check_bucket_name
 from podid.services.s3.storage import BlobStore, Staged
 from podid.store import Store
+from podid.wire.decode import MAX_JSON_DEPTH, json_depth
 from podid.wire.sigv4 import valid_regions
 
 MAX_BUCKET_TAGS = 50
@@ -173,7 +174,7 @@ def check_bucket_policy(bucket: str, text: str) -> None:
     """S3's checks of a bucket policy: valid policy language, a Principal, resources in this bucket."""
     if len(text.encode()) > MAX_POLICY_BYTES:
         raise errors.policy_too_large()
-    if not text.lstrip().startswith("{"):
+    if not text.lstrip().startswith("{") or json_depth(text) > MAX_JSON_DEPTH:
         raise errors.malformed_policy("Policies must be valid JSON and the first byte must be '{'")
     try:
         parse_policy(text, "resource", enforce_size=False)

@@ -139,7 +139,7 @@ def _b64(segment: str) -> bytes:
 def _json(segment: str) -> dict[str, Any]:
     try:
         value = json.loads(_b64(segment))
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):
         raise InvalidIdentityToken(NOT_A_JWT) from None
     if not isinstance(value, dict):
         raise InvalidIdentityToken(NOT_A_JWT)
