@@ -9,8 +9,10 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _load_generator() -> object:
-    spec = importlib.util.spec_from_file_location("gen_operations_doc", ROOT / "scripts" / "gen_operations_doc.py")
-    assert spec is not None and spec.loader is not None
+    path = ROOT / "scripts" / "gen_operations_doc.py"
+    spec = importlib.util.spec_from_file_location("gen_operations_doc", path)
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
