@@ -34,7 +34,7 @@ from botocore.auth import S3SigV4Auth, SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from botocore.model import OperationModel, ServiceModel, Shape
-from botocore.parsers import create_parser
+from botocore.parsers import ResponseParserError, create_parser
 from botocore.serialize import create_serializer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -687,6 +687,96 @@ def test_signed_hostile_requests_get_aws_errors(world: World, service: str) -> N
     run()
     world.alive()
     assert world.reached >= 3, f"only {world.reached} {service} requests got past validation to the provider"
+
+
+AUTH_PARTS = [
+    "AWS4-HMAC-SHA256",
+    "AWS4-HMAC-SHA256 ",
+    "AWS4-HMAC-SHA1",
+    "AWS ",
+    "AWS AKIA:",
+    "AWS :sig",
+    "Bearer x",
+    "Credential=",
+    "Credential=AKIA/20200101/us-west-2/iam/aws4_request",
+    "Credential=AKIA/2020/us-west-2/iam/aws4_request",
+    "Credential=AKIA//////",
+    "Credential=%zz/20200101/☃/s3/aws4_request",
+    "Credential=AKIA/20200101/us-west-2/unknown-service/aws4_request",
+    "SignedHeaders=",
+    "SignedHeaders=host;host",
+    "SignedHeaders=;;;",
+    "SignedHeaders=x-amz-date;host;content-type",
+    "Signature=",
+    "Signature=zz",
+    "Signature=" + "0" * 64,
+    ",",
+    ", ",
+    "=",
+]
+PRESIGN_QUERY = [
+    "X-Amz-Algorithm=AWS4-HMAC-SHA256",
+    "X-Amz-Algorithm=bogus",
+    "X-Amz-Credential=AKIA%2F20200101%2Fus-west-2%2Fs3%2Faws4_request",
+    "X-Amz-Credential=%zz",
+    "X-Amz-Credential=",
+    "X-Amz-Date=20200101T000000Z",
+    "X-Amz-Date=nope",
+    "X-Amz-Date=99999999T999999Z",
+    "X-Amz-Expires=-1",
+    "X-Amz-Expires=999999999999999999999",
+    "X-Amz-Expires=x",
+    "X-Amz-SignedHeaders=host",
+    "X-Amz-SignedHeaders=",
+    "X-Amz-Signature=00",
+    "X-Amz-Security-Token=%zz",
+    "AWSAccessKeyId=AKIA",
+    "Signature=%zz",
+    "Expires=x",
+    "Expires=-99999999999",
+    "Action=GetCallerIdentity&Version=2011-06-15",
+]
+
+
+@FUZZ
+@given(
+    service=st.sampled_from(sorted(SIGNING)),
+    auth=st.lists(st.sampled_from(AUTH_PARTS) | st.text(max_size=20), max_size=6),
+    query=st.lists(st.sampled_from(PRESIGN_QUERY), max_size=6),
+    date=st.sampled_from(["", "20200101T000000Z", "nope", "20991231T235959Z", "2020-01-01"]),
+    path=st.sampled_from(
+        ["/", "/fuzz-bucket/obj", "/clusters/fuzz-cluster", "/clusters/x/assume-role-for-pod-identity"]
+    ),
+)
+def test_mangled_signatures_and_presigned_queries_are_refused_cleanly(
+    world: World, service: str, auth: list[str], query: list[str], date: str, path: str
+) -> None:
+    headers = {"Host": urlsplit(world.ep.url).netloc}
+    if auth:
+        headers["Authorization"] = _latin1(" ".join(auth))
+    if date:
+        headers["X-Amz-Date"] = date
+    url = world.ep.url + path + ("?" + "&".join(query) if query else "")
+    request = AWSRequest(
+        method="GET" if service in ("s3", "eks") else "POST", url=url, data=b"", headers=headers
+    )
+    response = world.send(request)
+    what = f"{auth} {date} {url}"
+    assert response.status < 500 or response.status == 501, (
+        f"{what} -> {response.status} {response.data[:300]!r}"
+    )
+    # an unsigned request is classified by its shape: its answer is in that service's protocol
+    codes = []
+    for protocol in ("query", "rest-xml", "rest-json"):
+        try:
+            parsed = create_parser(protocol).parse(
+                {"status_code": response.status, "headers": response.headers, "body": response.data}, None
+            )
+        except ResponseParserError:
+            continue
+        codes.append(parsed.get("Error", {}).get("Code"))
+    assert response.status < 300 or any(codes), f"{what} -> {response.status} {response.data[:300]!r}"
+    assert not world.internal_errors, world.internal_errors[0]
 
 
 RAW_GARBAGE = st.one_of(
