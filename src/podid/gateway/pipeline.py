@@ -75,7 +75,7 @@ class Exchange:
     operation: str = ""
     principal: Principal = ANONYMOUS
     region: str = ""
-    checks: Sequence[AuthzCheck] = ()
+    call: Call | None = None
     error: AwsError | None = None
 
 
@@ -133,7 +133,7 @@ class Pipeline:
                 )
             if verified is None and not self._may_be_unsigned(ex.service, ex.operation):
                 raise self._missing_auth(entry)
-            call = self.call_for(request, ex, principal, verified)
+            call = ex.call = self.call_for(request, ex, principal, verified)
             self.authorize(spec, call, parsed.params, ex)
             result = await entry.provider.dispatch(spec, call, parsed.params)
             response = entry.wire.serialize(operation, result, ex.request_id)
@@ -208,9 +208,7 @@ class Pipeline:
     def authorize(self, spec: OperationSpec, call: Call, params: Params, ex: Exchange) -> None:
         if spec.authz is None:
             return
-        checks = spec.authz(call, params)
-        ex.checks = checks
-        self.authorize_checks(call, checks)
+        self.authorize_checks(call, spec.authz(call, params))
 
     def call_for(
         self, request: HttpRequest, ex: Exchange, principal: Principal, verified: VerifiedRequest | None
@@ -263,6 +261,7 @@ class Pipeline:
 
     # stage 8
     def record(self, ex: Exchange, request: HttpRequest, response: HttpResponse) -> None:
+        trace = ex.call.trace if ex.call is not None else ()
         event: dict[str, Any] = {
             "eventTime": _event_time(self.clock.now()),
             "requestId": ex.request_id,
@@ -277,7 +276,7 @@ class Pipeline:
                 "accountId": ex.principal.account,
                 "accessKeyId": ex.principal.access_key_id,
             },
-            "actions": [{"action": c.action, "resource": c.resource} for c in ex.checks],
+            "actions": [{"action": c.action, "resource": c.resource} for c in trace],
             "decision": "Denied" if ex.error is not None and ex.error.status == 403 else "Allowed",
             "httpStatus": response.status,
             "durationMs": round((time.perf_counter() - ex.started) * 1000, 3),

@@ -84,6 +84,9 @@ class Call:
     # model's members (S3 streaming uploads: x-amz-content-sha256, aws-chunked decoding, trailers).
     request: HttpRequest | None = None
     signature: Any = None  # podid.wire.sigv4.VerifiedRequest, or None for unsigned requests
+    # Every authorization check made for this request, by the gateway or inside a handler (S3 asks
+    # per key): the authorizer appends, the audit record lists them.
+    trace: list[AuthzCheck] = field(default_factory=list, compare=False, repr=False)
 
     @property
     def account(self) -> str:

@@ -191,6 +191,7 @@ class Authorizer:
 
     def authorize(self, call: Call, checks: Sequence[AuthzCheck]) -> None:
         """Raise the service's access-denied error unless every check is allowed."""
+        call.trace.extend(checks)
         if not checks or (call.service == "sts" and call.operation == "GetCallerIdentity"):
             return
         p = call.principal
