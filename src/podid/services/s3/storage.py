@@ -29,41 +29,53 @@ from podid.wire.checksums import Checksum, Md5, new_checksum
 
 READ_CHUNK = 1024 * 1024
 BLOCK = 1024 * 1024  # uploads are hashed and written in blocks of this size
+DEPTH = 4  # blocks queued per lane: one upload holds at most 2 x (DEPTH + 1) blocks in memory
 
 
-class _Lanes:
-    """Two worker-thread lanes fed block by block: MD5 in one, the write and every other hash in the
-    other. The hashes release the GIL, so both lanes and the event loop (receiving the next block)
-    run at once; MD5, which the ETag needs, is the slowest and gets a core to itself. Each lane
-    keeps at most one block in flight, so blocks are processed in order and memory stays bounded.
+class _Lane:
+    """One worker fed blocks in order through a bounded queue, run in the default executor.
+
+    Each lane processes its blocks one after the other (so hashes see them in order), independently
+    of the other lanes: a slow block in one lane does not hold the others back, only a full queue
+    holds back the producer (backpressure, memory bounded). After a failure the lane skips the
+    remaining blocks and `close` raises it.
     """
 
-    def __init__(self) -> None:
-        self._pending: list[asyncio.Future[None]] = []
+    def __init__(self, work: Callable[[bytes], None]) -> None:
+        self._work = work
+        self._queue: asyncio.Queue[bytes | None] = asyncio.Queue(DEPTH)
+        self.error: BaseException | None = None
+        self._task = asyncio.get_running_loop().create_task(self._run())
 
-    async def submit(
-        self, first: Callable[[bytes], None], second: Callable[[bytes], None], block: bytes
-    ) -> None:
-        await self.drain()
+    async def _run(self) -> None:
         loop = asyncio.get_running_loop()
-        self._pending = [loop.run_in_executor(None, first, block), loop.run_in_executor(None, second, block)]
+        while (block := await self._queue.get()) is not None:
+            if self.error is None:
+                try:
+                    await loop.run_in_executor(None, self._work, block)
+                except Exception as exc:  # kept for the producer; the lane keeps draining
+                    self.error = exc
 
-    async def drain(self) -> None:
-        """Wait for the blocks in flight; raise the first lane's failure, if any."""
-        pending, self._pending = self._pending, []
-        if pending:
-            await asyncio.wait(pending)
-            for future in pending:
-                future.result()
+    async def put(self, block: bytes) -> None:
+        if self.error is not None:
+            raise self.error
+        await self._queue.put(block)
 
-    async def settle(self) -> None:
-        """Wait for the blocks in flight, ignoring their failures (the upload is void anyway)."""
-        pending, self._pending = self._pending, []
-        if pending:
-            await asyncio.wait(pending)
-            for future in pending:
-                if not future.cancelled():
-                    future.exception()  # retrieved, so asyncio does not log it
+    async def close(self) -> None:
+        """Wait until every queued block is processed; raise the lane's failure, if any."""
+        await self._queue.put(None)
+        await self._task
+        if self.error is not None:
+            raise self.error
+
+    async def abandon(self) -> None:
+        """Stop after the block in flight, ignoring failures (the upload is void anyway)."""
+        if self.error is None:
+            self.error = ConnectionAbortedError()
+        while not self._queue.empty():
+            self._queue.get_nowait()
+        self._queue.put_nowait(None)
+        await asyncio.shield(self._task)
 
 
 class _Hasher(Protocol):
@@ -118,9 +130,8 @@ class BlobStore:
         if sha is not None:
             others.append(sha)
         size = 0
-        lanes = _Lanes()
         try:
-            with open(path, "wb") as handle:  # noqa: ASYNC230 - written from the worker lanes
+            with open(path, "wb") as handle:  # noqa: ASYNC230 - written from a worker lane
                 pieces = _one(bytes(body)) if isinstance(body, bytes | bytearray) else body
 
                 def store(block: bytes) -> None:
@@ -128,23 +139,38 @@ class BlobStore:
                     for h in others:
                         h.update(block)
 
-                buffer = bytearray()
-                async for piece in pieces:
-                    size += len(piece)
-                    if limit is not None and size > limit:
-                        raise OverflowError(size)
-                    buffer += piece
-                    if len(buffer) >= BLOCK:
-                        block, buffer = bytes(buffer), bytearray()
-                        await lanes.submit(md5.update, store, block)
-                if buffer:
-                    await lanes.submit(md5.update, store, bytes(buffer))
-                await lanes.drain()
+                # MD5 (the ETag's, the slowest hash) in one lane; the write and every other hash in
+                # the other. Hashes and file writes release the GIL, so both lanes and the event loop
+                # (receiving the next block) run at once.
+                lanes = [_Lane(md5.update), _Lane(store)]
+                try:
+                    gathered: list[bytes] = []
+                    pending = 0
+                    async for piece in pieces:
+                        size += len(piece)
+                        if limit is not None and size > limit:
+                            raise OverflowError(size)
+                        gathered.append(piece)
+                        pending += len(piece)
+                        if pending >= BLOCK:
+                            block = gathered[0] if len(gathered) == 1 else b"".join(gathered)
+                            gathered, pending = [], 0
+                            for lane in lanes:
+                                await lane.put(block)
+                    if gathered:
+                        block = b"".join(gathered)
+                        for lane in lanes:
+                            await lane.put(block)
+                    for lane in lanes:
+                        await lane.close()
+                except BaseException:
+                    for lane in lanes:
+                        await lane.abandon()
+                    raise
                 handle.flush()
                 # Durable before the metadata that points at it is committed.
                 await asyncio.to_thread(os.fsync, handle.fileno())
         except BaseException:
-            await lanes.settle()
             path.unlink(missing_ok=True)
             raise
         return Staged(
