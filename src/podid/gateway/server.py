@@ -7,8 +7,10 @@ whoever assembles the endpoint.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import BinaryIO, Protocol, runtime_checkable
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
@@ -52,6 +54,16 @@ def _is_s3_upload(request: web.Request, headers: Headers) -> bool:
     if scope is not None:
         return SIGNING_NAMES.get(scope.service) == "s3"
     return False
+
+
+@runtime_checkable
+class FileStream(Protocol):
+    """A response stream backed by an open file (S3's `BlobReader`): sent with the event loop's
+    `sendfile` (sendfile(2) on plain sockets, read-and-write on TLS) instead of chunk by chunk."""
+
+    def file_range(self) -> tuple[BinaryIO, int, int]: ...
+
+    def close(self) -> None: ...
 
 
 class IncompleteBody(ClientError):
@@ -136,8 +148,16 @@ async def send_http_response(request: web.Request, response: HttpResponse) -> we
     await stream.prepare(request)
     if response.body:
         await stream.write(response.body)
-    async for chunk in response.stream:
-        await stream.write(chunk)
+    transport = request.transport
+    if isinstance(response.stream, FileStream) and not stream.chunked and transport is not None:
+        handle, offset, count = response.stream.file_range()
+        try:
+            await asyncio.get_running_loop().sendfile(transport, handle, offset, count)
+        finally:
+            response.stream.close()
+    else:
+        async for chunk in response.stream:
+            await stream.write(chunk)
     await stream.write_eof()
     return stream
 

@@ -238,6 +238,17 @@ class BlobReader:
     def __aiter__(self) -> BlobReader:
         return self
 
+    def file_range(self) -> tuple[BinaryIO, int, int]:
+        """The open file, the offset and the number of bytes still to send, for a transport that
+        sends a file itself (sendfile(2)) instead of iterating; the caller then calls `close`."""
+        handle = self._handle
+        offset = handle.tell()
+        left = os.fstat(handle.fileno()).st_size - offset
+        return handle, offset, left if self._remaining is None else min(left, self._remaining)
+
+    def close(self) -> None:
+        self._finalizer()
+
     async def __anext__(self) -> bytes:
         if self._remaining is not None and self._remaining <= 0:
             self._finalizer()
