@@ -23,7 +23,7 @@ import logging
 import os
 import socket
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -102,6 +102,7 @@ class World:
     models: dict[str, ServiceModel]
     internal_errors: list[str]
     reached: int = 0
+    live: dict[str, list[str]] = field(default_factory=dict)  # member name (lower) -> ids made at setup
 
     def send(self, request: AWSRequest) -> Answer:
         """Send exactly these bytes (no client-side validation of names or values) and read the answer."""
@@ -161,16 +162,19 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         iam.create_role(RoleName="fuzz-role", AssumeRolePolicyDocument=TRUST)
         iam.create_user(UserName="fuzz-user")
         eks.create_cluster(name="fuzz-cluster", roleArn=ROLE_ARN, resourcesVpcConfig={})
-        eks.create_pod_identity_association(
+        association = eks.create_pod_identity_association(
             clusterName="fuzz-cluster", namespace="default", serviceAccount="fuzz-sa", roleArn=ROLE_ARN
-        )
+        )["association"]["associationId"]
         s3.create_bucket(Bucket="fuzz-bucket", CreateBucketConfiguration={"LocationConstraint": REGION})
         s3.put_object(Bucket="fuzz-bucket", Key="obj", Body=b"0123456789" * 10)
+        upload = s3.create_multipart_upload(Bucket="fuzz-bucket", Key="mp")["UploadId"]
+        s3.upload_part(Bucket="fuzz-bucket", Key="mp", UploadId=upload, PartNumber=1, Body=b"p" * 100)
         ep.boto3_client("cloudformation").create_stack(
             StackName="fuzz-stack", TemplateBody=TEMPLATE, Capabilities=["CAPABILITY_NAMED_IAM"]
         )
         try:
-            yield World(ep, models, errors)
+            live = {"associationid": [association], "uploadid": [upload], "key": ["mp", "obj"]}
+            yield World(ep, models, errors, live=live)
         finally:
             for logger in watched:
                 logger.removeHandler(handler)
@@ -655,6 +659,10 @@ def fuzz_service(world: World, service: str, data: st.DataObject) -> None:
     params: dict[str, Any] = {}
     if op.input_shape is not None:
         params = data.draw(values(op.input_shape, hostile=hostile), label="params")
+        for member in op.input_shape.members:
+            known = world.live.get(member.lower())
+            if known and not hostile and data.draw(st.booleans(), label=f"live {member}"):
+                params[member] = data.draw(st.sampled_from(known), label=member)
     if op.input_shape is not None and model.protocol.startswith("rest-"):
         # botocore cannot build a URL without its labels: always give them, hostile or not
         for member, shape in op.input_shape.members.items():
