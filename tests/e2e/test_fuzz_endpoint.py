@@ -493,6 +493,16 @@ HEADERS = [
     ("X-Amz-Security-Token", ""),
     ("x-fuzz", "h" * 8000),
     ("Expect", "100-continue"),
+    # virtual-hosted style S3 and hosts that are no host at all
+    ("Host", "fuzz-bucket.localhost"),
+    ("Host", "obj.fuzz-bucket.localhost:1"),
+    ("Host", ".localhost"),
+    ("Host", "x..localhost"),
+    ("Host", "[::1"),
+    ("Host", "%zz.localhost"),
+    ("Host", "a" * 300 + ".localhost"),
+    ("Host", ""),
+    ("Host", "localhost:99999999"),
 ]
 
 
