@@ -22,6 +22,15 @@ from collections.abc import Iterable, Sequence
 TAG_BUDGET = 275
 POLICY_BUDGET = 512
 
+# zlib level 9 on a few hundred bytes spends most of its time setting up a 256 KiB deflate state
+# (32 KiB window, 64 KiB hash heads, 64 KiB symbol buffer). For inputs of at most _SMALL bytes a
+# 2 KiB window (wbits 11: every match distance < _SMALL fits under its 1,786-byte limit, nothing
+# slides) and memLevel 5 (2,047 symbols per block: one block, as with the default 16,383) make the
+# very same deflate decisions, so the compressed length is identical and ~10x cheaper to get.
+_SMALL = 1786
+_SMALL_WBITS = 11
+_SMALL_MEM_LEVEL = 5
+
 
 def _minified(document: str) -> str:
     try:
@@ -30,12 +39,26 @@ def _minified(document: str) -> str:
         return document
 
 
+def deflate9(data: bytes) -> bytes:
+    """A zlib stream of `data` at level 9: the same deflate data as `zlib.compress(data, 9)` (its
+    header names a 2 KiB window for small inputs, which `zlib.decompress` reads as usual)."""
+    if len(data) <= _SMALL:
+        deflater = zlib.compressobj(9, zlib.DEFLATED, _SMALL_WBITS, _SMALL_MEM_LEVEL)
+        return deflater.compress(data) + deflater.flush()
+    return zlib.compress(data, 9)
+
+
+def compressed_size(data: bytes) -> int:
+    """`len(zlib.compress(data, 9))`."""
+    return len(deflate9(data))
+
+
 def packed_percent(policies: Sequence[str], tags: Iterable[tuple[str, str]]) -> int:
     tag_blob = "".join(f"{k}\0{v}\0" for k, v in tags).encode()
     policy_blob = "".join(_minified(p) for p in policies).encode()
     share = 0.0
     if tag_blob:
-        share += len(zlib.compress(tag_blob, 9)) / TAG_BUDGET
+        share += compressed_size(tag_blob) / TAG_BUDGET
     if policy_blob:
-        share += len(zlib.compress(policy_blob, 9)) / POLICY_BUDGET
+        share += compressed_size(policy_blob) / POLICY_BUDGET
     return math.ceil(share * 100) if share else 0

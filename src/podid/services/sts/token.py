@@ -23,6 +23,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from podid.services.base import SessionInfo
+from podid.services.sts.packing import deflate9
 
 _VERSION = b"\x01"
 _NONCE = 12
@@ -83,7 +84,7 @@ class SessionTokenCodec:
             "is": s.issuer,
             "ia": _epoch(s.issued_at) if s.issued_at else None,
         }
-        plain = zlib.compress(json.dumps(payload, separators=(",", ":")).encode(), 9)
+        plain = deflate9(json.dumps(payload, separators=(",", ":")).encode())
         nonce = os.urandom(_NONCE)
         blob = _VERSION + nonce + self._aead.encrypt(nonce, plain, _VERSION)
         return base64.urlsafe_b64encode(blob).decode().rstrip("=")
