@@ -9,13 +9,20 @@ from pathlib import Path
 import pytest
 
 
+@pytest.fixture(scope="session")
+def _aws_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    # One directory per session (per xdist worker): a numbered directory per test made every later
+    # mktemp scan thousands of entries (quadratic, ~15 s over the suite).
+    return tmp_path_factory.mktemp("awshome")
+
+
 @pytest.fixture(autouse=True)
-def _isolate_aws_environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """Clear every AWS_* variable and point the AWS config files at empty temporary files."""
+def _isolate_aws_environment(_aws_home: Path) -> Iterator[None]:
+    """Clear every AWS_* variable and point the AWS config files at files emptied for each test."""
     saved = {k: v for k, v in os.environ.items() if k.startswith(("AWS_", "PODID_", "BOTO_"))}
     for key in saved:
         del os.environ[key]
-    home = tmp_path_factory.mktemp("awshome")
+    home = _aws_home
     config = Path(home) / "config"
     creds = Path(home) / "credentials"
     config.write_text("")
