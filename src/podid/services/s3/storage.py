@@ -29,7 +29,7 @@ from podid.wire.checksums import Checksum, Md5, new_checksum
 
 READ_CHUNK = 1024 * 1024
 BLOCK = 1024 * 1024  # uploads are hashed and written in blocks of this size
-DEPTH = 4  # blocks queued per lane: one upload holds at most 2 x (DEPTH + 1) blocks in memory
+DEPTH = 2  # blocks queued per lane: one upload holds at most 2 x (DEPTH + 1) blocks in memory
 
 
 class _Lane:
