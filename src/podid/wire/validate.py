@@ -12,12 +12,16 @@ members marked `sensitive` are not echoed (our choice; AWS redacts sensitive val
 exact wire form for them is not documented).
 
 The models' patterns are Java regular expressions; they are compiled with the `regex` package, which
-reads Java's `\\p{L}`-style classes that Python's `re` cannot. Matching is whole-value (Java's
-`matches()`).
+reads Java's `\\p{L}`-style classes that Python's `re` cannot. Patterns written only in the syntax both
+engines read the same way (`re_compatible`: ASCII, no class escapes such as `\\w`, `\\d` or `\\p{..}`
+whose Unicode tables differ, no groups with `(?`, no nested or set-operation classes) are compiled
+with `re` instead, which matches them several times faster (the EKS Auth token: ~4 us instead of
+~25 us). Matching is whole-value (Java's `matches()`).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -62,6 +66,25 @@ class ModelValidationError(AwsError):
         return {str(f.members[0]) for f in self.failures if f.members}
 
 
+_LITERAL_ESCAPES = frozenset("\\.-/+*?()[]{}|^$:=,@_#&!%'\"<>~` ;")
+_SET_OPERATIONS = ("[[", "--", "&&", "||", "~~", "(?")
+
+
+def re_compatible(source: str) -> bool:
+    """Whether `re` and `regex` (VERSION0) read this pattern alike: printable ASCII, backslashes only
+    before punctuation (literal escapes), no `(?` constructs, no nested classes or set operations."""
+    if not source.isascii() or not source.isprintable():
+        return False
+    if any(op in source for op in _SET_OPERATIONS):
+        return False
+    index = source.find("\\")
+    while index != -1:
+        if index + 1 >= len(source) or source[index + 1] not in _LITERAL_ESCAPES:
+            return False
+        index = source.find("\\", index + 2)
+    return True
+
+
 def camel_path(name: str) -> str:
     return name[:1].lower() + name[1:]
 
@@ -103,7 +126,14 @@ class Validator:
     def pattern(self, source: str) -> _Pattern:
         compiled = self._patterns.get(source)
         if compiled is None:
-            compiled = regex.compile(source, regex.VERSION0)
+            compiled = None
+            if re_compatible(source):
+                try:
+                    compiled = re.compile(source)
+                except re.error:
+                    compiled = None  # `regex` decides (and reports) what `re` cannot read
+            if compiled is None:
+                compiled = regex.compile(source, regex.VERSION0)
             self._patterns[source] = compiled
         return compiled
 
