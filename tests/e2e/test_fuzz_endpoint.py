@@ -73,6 +73,7 @@ TRUST = json.dumps(
 # Answers that only a provider gives (past parsing, validation and the signature): the fuzzer must
 # keep reaching them, or it has become a validation-only test.
 PROVIDER_CODES = frozenset({"InvalidTokenException", "AccessDenied", "InvalidInput", "BucketNotEmpty"})
+LONE_SURROGATE_TEMPLATE = '{"Description": "\\ud800", "Resources": {"B": {"Type": "AWS::S3::Bucket"}}}'
 ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/fuzz-role"
 TEMPLATE = json.dumps(
     {
@@ -203,6 +204,8 @@ HOSTILE_TEXT = [
     "\r\n",
     "☃💩",
     "\ud7ff\ue000",
+    "lone \ud800 surrogate",
+    "\udfff",
     "'\"<>&",
     "<a>",
     "]]>",
@@ -358,7 +361,9 @@ def _sane_string(shape: Shape, name: str) -> st.SearchStrategy[Any]:
     if lowered in ("token", "webidentitytoken"):
         return jwts()
     if "template" in lowered and "url" not in lowered:
-        return st.sampled_from([TEMPLATE, "Resources: {}", "a: [", "Resources:\n  X: 1"])
+        return st.sampled_from(
+            [TEMPLATE, "Resources: {}", "a: [", "Resources:\n  X: 1", LONE_SURROGATE_TEMPLATE]
+        )
     for names, pool in SANE_BY_NAME:
         if lowered in names or lowered.endswith(names):
             return st.sampled_from(pool)
@@ -540,6 +545,7 @@ BODIES = st.one_of(
             b"zz;chunk-signature=abc\r\n",
             b"a" * 20000,
             DEEP_ARRAY.encode(),
+            b'{"name":"x\\ud800","tags":{"k\\udfff":"v"}}',
             DEEP_OBJECT.encode(),
             b"<a>" * 3000,
         ]
@@ -571,6 +577,11 @@ def build(
     world: World, service: str, op: OperationModel, params: dict[str, Any], mut: Mutation
 ) -> AWSRequest:
     model = world.models[service]
+    # a URL label cannot carry a lone surrogate at all (botocore's quote() refuses it)
+    params = {
+        k: v.encode("utf-8", "replace").decode() if isinstance(v, str) and _is_label(op, k) else v
+        for k, v in params.items()
+    }
     try:
         request_dict = create_serializer(model.protocol, include_validation=False).serialize_to_request(
             params, op
@@ -619,7 +630,7 @@ def build(
 
 
 def _latin1(text: str) -> str:
-    return text.encode("utf-8").decode("latin-1").replace("\r", " ").replace("\n", " ")
+    return text.encode("utf-8", "surrogatepass").decode("latin-1").replace("\r", " ").replace("\n", " ")
 
 
 def _is_label(op: OperationModel, member: str) -> bool:

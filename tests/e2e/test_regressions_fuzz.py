@@ -223,3 +223,45 @@ def test_deeply_nested_jwt_segments_are_invalid_tokens(ep: RunningEndpoint) -> N
     with pytest.raises(ClientError) as err:
         ep.boto3_client("eks-auth").assume_role_for_pod_identity(clusterName="regress", token=token)
     assert _code(err)[0] == "InvalidTokenException"
+
+
+# 6. A lone UTF-16 surrogate (`"\ud800"` in a JSON body or a template) was stored, and every later
+#    response carrying it failed to encode: a 500 on that request and on every DescribeCluster or
+#    DescribeStacks after it. The JSON reader and the template reader now refuse it.
+
+
+def test_a_lone_surrogate_in_a_json_body_is_refused_and_nothing_is_stored(ep: RunningEndpoint) -> None:
+    body = (
+        b'{"name": "lone", "roleArn": "' + ROLE_ARN.encode() + b'", "resourcesVpcConfig": {},'
+        b' "tags": {"k\\ud800": "v"}}'
+    )
+    request = AWSRequest(
+        method="POST", url=ep.url + "/clusters", data=body, headers={"Content-Type": "application/json"}
+    )
+    creds = Credentials(ep.admin.access_key_id, ep.admin.secret_access_key)
+    SigV4Auth(creds, "eks", REGION).add_auth(request)
+    response = urllib3.request(
+        "POST", request.url, body=body, headers=dict(request.headers.items()), retries=False
+    )
+    assert response.status == 400, response.data
+    with pytest.raises(ClientError) as err:
+        ep.boto3_client("eks").describe_cluster(name="lone")
+    assert _code(err)[0] == "ResourceNotFoundException"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"Description": "\\ud800", "Resources": {"B": {"Type": "AWS::S3::Bucket"}}}',
+        'Description: "\\udfff"\nResources: {B: {Type: "AWS::S3::Bucket"}}\n',
+    ],
+)
+def test_a_lone_surrogate_in_a_template_is_a_format_error(ep: RunningEndpoint, body: str) -> None:
+    cfn = ep.boto3_client("cloudformation")
+    message = "Template format error: the template holds a lone UTF-16 surrogate, which is not valid Unicode"
+    with pytest.raises(ClientError) as err:
+        cfn.create_stack(StackName="lone", TemplateBody=body)
+    assert _code(err) == ("ValidationError", message)
+    with pytest.raises(ClientError) as err:
+        cfn.describe_stacks(StackName="lone")
+    assert _code(err)[1] == "Stack with id lone does not exist"

@@ -205,9 +205,33 @@ def load_json(body: bytes) -> Any:
     if not body.strip():
         return {}
     try:
-        return json.loads(body)
+        document = json.loads(body)
     except RecursionError:
         raise ValueError("JSON nested too deeply") from None
+    if _MAYBE_SURROGATE.search(body):
+        _refuse_lone_surrogates(document)
+    return document
+
+
+# A `\uD800`-style escape or the UTF-8 form of a surrogate (json.loads reads bytes with
+# surrogatepass): only then can a decoded string hold a lone surrogate, which no UTF-8 encoder
+# accepts. Stored, it would break every later response that carries it; refused here instead.
+_MAYBE_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]|\xed[\xa0-\xbf]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _refuse_lone_surrogates(document: Any) -> None:
+    pending = [document]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, str):
+            if _SURROGATE.search(node):
+                raise ValueError("a string holds a lone UTF-16 surrogate")
+        elif isinstance(node, dict):
+            pending.extend(node.keys())
+            pending.extend(node.values())
+        elif isinstance(node, list):
+            pending.extend(node)
 
 
 def json_value(shape: Shape, value: Any, members: tuple[str | int, ...]) -> Any:

@@ -244,6 +244,7 @@ def load_template(text: str) -> Template:
 
 MAX_NODES = 200_000
 MAX_DEPTH = 100
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _check_expanded_size(body: Any) -> None:
@@ -259,8 +260,12 @@ def _check_expanded_size(body: Any) -> None:
             raise format_error("the template is too large once its YAML aliases are expanded")
         if isinstance(node, dict):
             pending.extend((value, depth + 1) for value in node.values())
+            pending.extend((key, depth + 1) for key in node)
         elif isinstance(node, list):
             pending.extend((item, depth + 1) for item in node)
+        elif isinstance(node, str) and _SURROGATE.search(node):
+            # `"\ud800"` alone in JSON or YAML: no UTF-8 response could ever carry it back
+            raise format_error("the template holds a lone UTF-16 surrogate, which is not valid Unicode")
         elif node is not None and not isinstance(node, str | int | float):
             # !!binary, !!set, !!timestamp, !!omap: nothing a JSON template could say
             raise format_error(f"unsupported YAML value of type {type(node).__name__}")
