@@ -29,8 +29,8 @@ session as `AssumedRole` for the target hop). The token never appears in any rec
 
 from __future__ import annotations
 
+import os
 import re
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -66,10 +66,39 @@ TAG_KEYS = (
 
 AuditSink = Callable[[Mapping[str, Any]], None]
 
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+# hex digit of a random byte -> the RFC 4122 variant digit (binary 10xx)
+_VARIANT_DIGIT = {f"{i:x}": f"{8 | (i & 3):x}" for i in range(16)}
+
+
+def _uuid4() -> str:
+    """`str(uuid.uuid4())` at a third of its cost (three per exchange)."""
+    h = os.urandom(16).hex()
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT_DIGIT[h[16]]}{h[17:20]}-{h[20:]}"
+
+
+def _event_time(when: datetime) -> str:
+    """`when.strftime("%Y-%m-%dT%H:%M:%SZ")`, formatted by hand (cheaper)."""
+    if when.year < 1000:
+        return when.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return f"{when.year}-{when.month:02d}-{when.day:02d}T{when.hour:02d}:{when.minute:02d}:{when.second:02d}Z"
+
+
+def _console_time(when: datetime) -> str:
+    """`when.strftime("%b %d, %Y, %I:%M:%S %p")` (C locale), CloudTrail's form of an expiration."""
+    if when.year < 1000:
+        return when.strftime("%b %d, %Y, %I:%M:%S %p")
+    hour = when.hour % 12 or 12
+    half = "AM" if when.hour < 12 else "PM"
+    return (
+        f"{_MONTHS[when.month - 1]} {when.day:02d}, {when.year}, "
+        f"{hour:02d}:{when.minute:02d}:{when.second:02d} {half}"
+    )
+
 
 def session_name(cluster: str, pod: str, suffix: str | None = None) -> str:
     """`eks-<cluster[:10]>-<pod>-<uuid4>`, the pod name cut so that the whole fits in 64 characters."""
-    tail = suffix or str(uuid.uuid4())
+    tail = suffix or _uuid4()
     head = f"eks-{cluster[:10]}-"
     room = MAX_SESSION_NAME - len(head) - 1 - len(tail)
     return f"{head}{pod[: max(room, 0)]}-{tail}"
@@ -208,7 +237,7 @@ class EksAuthDomain:
 
     def _assume(self, call: Call, caller: Principal, req: AssumeRoleRequest) -> AssumedRole:
         sts_call = Call(
-            request_id=str(uuid.uuid4()),
+            request_id=_uuid4(),
             service="sts",
             operation="AssumeRole",
             region=call.region,
@@ -281,7 +310,7 @@ def sts_audit_event(
     event: dict[str, Any] = {
         "eventVersion": "1.08",
         "userIdentity": identity,
-        "eventTime": sts_call.now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "eventTime": _event_time(sts_call.now),
         "eventSource": "sts.amazonaws.com",
         "eventName": "AssumeRole",
         "awsRegion": sts_call.region,
@@ -290,7 +319,7 @@ def sts_audit_event(
         "requestParameters": params,
         "responseElements": None,
         "requestID": sts_call.request_id,
-        "eventID": str(uuid.uuid4()),
+        "eventID": _uuid4(),
         "readOnly": True,
         "resources": [{"accountId": role_account, "type": "AWS::IAM::Role", "ARN": req.role_arn}],
         "eventType": "AwsApiCall",
@@ -302,7 +331,7 @@ def sts_audit_event(
         event["responseElements"] = {
             "credentials": {
                 "accessKeyId": result.access_key_id,
-                "expiration": result.expiration.strftime("%b %d, %Y, %I:%M:%S %p"),
+                "expiration": _console_time(result.expiration),
             },
             "assumedRoleUser": {"assumedRoleId": result.assumed_role_id, "arn": result.assumed_role_arn},
             "packedPolicySize": result.packed_policy_size,
