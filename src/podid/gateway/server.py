@@ -24,7 +24,7 @@ from podid.wire.sigv4 import credential_scope
 
 log = logging.getLogger(__name__)
 
-STREAM_CHUNK = 256 * 1024
+STREAM_CHUNK = 1024 * 1024
 
 RouteHook = Callable[[web.Application], None]
 
