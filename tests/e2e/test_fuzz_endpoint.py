@@ -726,7 +726,10 @@ def test_signed_hostile_requests_get_aws_errors(world: World, service: str) -> N
     world.reached = 0
     run()
     world.alive()
-    assert world.reached >= 3, f"only {world.reached} {service} requests got past validation to the provider"
+    if FUZZ.max_examples >= 100:  # (a quick run by hand with FUZZ_EXAMPLES=5 proves nothing here)
+        assert world.reached >= 3, (
+            f"only {world.reached} {service} requests got past validation to the provider"
+        )
 
 
 AUTH_PARTS = [
