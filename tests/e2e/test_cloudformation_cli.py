@@ -11,6 +11,7 @@ Every waiter returns at its first poll (counted in the endpoint's audit records)
 from __future__ import annotations
 
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -43,6 +44,13 @@ def calls(ep: RunningEndpoint, operation: str, since: int) -> int:
     """How many requests for `operation` the endpoint served after audit record number `since`."""
     recent = ep.call(lambda: list(ep.endpoint.audit.recent))
     return sum(1 for event in recent[since:] if event["eventName"] == operation)
+
+
+def next_second() -> None:
+    """`aws cloudformation deploy` names its change set after the current second; CloudFormation keeps
+    executed and failed change sets, so two deploys within one second would collide (AlreadyExists),
+    which on AWS never happens because a deploy takes longer than that."""
+    time.sleep(1.0 - time.time() % 1.0 + 0.01)
 
 
 def audit_mark(ep: RunningEndpoint) -> int:
@@ -89,6 +97,7 @@ def test_deploy_redeploy_change_and_delete(ep: RunningEndpoint, tmp_path: Path) 
     assert first_id == outputs["PodIdentityAssociationId"]
 
     # the same template again: nothing to deploy (exit 255 without --no-fail-on-empty-changeset)
+    next_second()
     again = aws(ep, *deploy, "--template-file", str(TEMPLATE))
     assert again.returncode == 255
     assert "No changes to deploy. Stack x is up to date" in again.stdout + again.stderr
@@ -97,6 +106,7 @@ def test_deploy_redeploy_change_and_delete(ep: RunningEndpoint, tmp_path: Path) 
     edited = tmp_path / "eks-pod-identity.yaml"
     edited.write_text(TEMPLATE.read_text().replace('Namespace: "demo-ns"', 'Namespace: "team-ns"'))
     mark = audit_mark(ep)
+    next_second()
     assert "Successfully created/updated stack - x" in ok(ep, *deploy, "--template-file", str(edited))
     assert calls(ep, "DescribeChangeSet", mark) == 1
     assert cfn.describe_stacks(StackName="x")["Stacks"][0]["StackStatus"] == "UPDATE_COMPLETE"
