@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any
 from unittest import mock
 
-import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
@@ -69,13 +68,7 @@ class World:
         self.ep.call(move)
 
     def client(self, service: str, creds: Credentials) -> Any:
-        return boto3.session.Session().client(
-            service,
-            endpoint_url=self.ep.url,
-            region_name=REGION,
-            config=Config(retries={"max_attempts": 1}),
-            **creds.boto3(),
-        )
+        return self.ep.boto3_client(service, config=Config(retries={"max_attempts": 1}), **creds.boto3())
 
     def refusal(
         self,
