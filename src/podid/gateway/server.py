@@ -146,19 +146,24 @@ async def send_http_response(request: web.Request, response: HttpResponse) -> we
     if response.header("content-length") is None:
         stream.enable_chunked_encoding()
     await stream.prepare(request)
-    if response.body:
-        await stream.write(response.body)
-    transport = request.transport
-    if isinstance(response.stream, FileStream) and not stream.chunked and transport is not None:
-        handle, offset, count = response.stream.file_range()
-        try:
-            await asyncio.get_running_loop().sendfile(transport, handle, offset, count)
-        finally:
-            response.stream.close()
-    else:
-        async for chunk in response.stream:
-            await stream.write(chunk)
-    await stream.write_eof()
+    try:
+        if response.body:
+            await stream.write(response.body)
+        transport = request.transport
+        if isinstance(response.stream, FileStream) and not stream.chunked and transport is not None:
+            handle, offset, count = response.stream.file_range()
+            try:
+                await asyncio.get_running_loop().sendfile(transport, handle, offset, count)
+            finally:
+                response.stream.close()
+        else:
+            async for chunk in response.stream:
+                await stream.write(chunk)
+        await stream.write_eof()
+    except ConnectionError:
+        # The client went away mid-body (a download cut short): not an error of the server. aiohttp
+        # then finds the connection closed and only logs the access.
+        log.debug("client disconnected while %s %s was being answered", request.method, request.path)
     return stream
 
 
