@@ -136,7 +136,7 @@ class StsDomain:
         inherited = self._inherited_tags(caller)
         tags, transitive = self._tags(req, inherited)
         source_identity = self._source_identity(caller, req.source_identity)
-        policies = self._session_policies(req)
+        policies = self.session_policies(req.policy, req.policy_arns)
         packed = packed_percent(policies, tags.items())
         if packed > 100:
             raise PackedPolicyTooLarge(
@@ -287,18 +287,20 @@ class StsDomain:
             )
         return inherited if inherited is not None else requested
 
-    def _session_policies(self, req: AssumeRoleRequest) -> list[str]:
-        plaintext = len(req.policy or "") + sum(len(a) for a in req.policy_arns)
+    def session_policies(self, policy: str | None, policy_arns: Sequence[str]) -> list[str]:
+        """The documents of a request's session policies (inline `Policy`, then `PolicyArns`), checked
+        as AssumeRole and AssumeRoleWithWebIdentity check them."""
+        plaintext = len(policy or "") + sum(len(a) for a in policy_arns)
         if plaintext > SESSION_POLICY_PLAINTEXT_MAX:
             raise ValidationError(
                 "The combined plaintext of the inline session policy and the managed session policy ARNs "
                 f"must not exceed {SESSION_POLICY_PLAINTEXT_MAX} characters."
             )
         policies: list[str] = []
-        if req.policy is not None:
-            validate_document(req.policy, "session")
-            policies.append(req.policy)
-        for arn in req.policy_arns:
+        if policy is not None:
+            validate_document(policy, "session")
+            policies.append(policy)
+        for arn in policy_arns:
             document = self.iam.managed_policy_document(arn)
             if document is None:
                 raise MalformedPolicyDocument(f"Policy {arn} does not exist or is not attachable.")

@@ -53,11 +53,10 @@ from typing import Any
 from podid.errors import AccessDenied, ClientError, ValidationError
 from podid.policy import EvaluationRequest, Policy, PolicySet, evaluate, parse_policy
 from podid.services.base import Call, ContextValue
-from podid.services.iam.common import validate_document
 from podid.services.iam.model import Role
 from podid.services.iam.oidc import OidcProvider
-from podid.services.sts.domain import DEFAULT_DURATION, MAX_TAGS, SESSION_POLICY_PLAINTEXT_MAX, StsDomain
-from podid.services.sts.errors import InvalidParameterValue, MalformedPolicyDocument, PackedPolicyTooLarge
+from podid.services.sts.domain import DEFAULT_DURATION, MAX_TAGS, StsDomain
+from podid.services.sts.errors import InvalidParameterValue, PackedPolicyTooLarge
 from podid.services.sts.oidc_keys import IdpUnreachable, IssuerKeys, KeyUnavailable
 from podid.services.sts.packing import packed_percent
 from podid.services.sts.token import SessionToken
@@ -262,7 +261,7 @@ class WebIdentity:
         duration = self._duration(role, req.duration_seconds)
         tags, transitive = self._token_tags(claims)
         source_identity = self._source_identity(claims)
-        policies = self._session_policies(req)
+        policies = self.sts.session_policies(req.policy, req.policy_arns)
         packed = packed_percent(policies, tags.items())
         if packed > 100:
             raise PackedPolicyTooLarge(
@@ -378,24 +377,6 @@ class WebIdentity:
         if not isinstance(value, str) or not 2 <= len(value) <= 64 or not re.fullmatch(r"[\w+=,.@-]*", value):
             raise InvalidIdentityToken(f"The {SOURCE_IDENTITY_CLAIM} claim is not a valid source identity.")
         return value
-
-    def _session_policies(self, req: WebIdentityRequest) -> list[str]:
-        plaintext = len(req.policy or "") + sum(len(a) for a in req.policy_arns)
-        if plaintext > SESSION_POLICY_PLAINTEXT_MAX:
-            raise ValidationError(
-                "The combined plaintext of the inline session policy and the managed session policy ARNs "
-                f"must not exceed {SESSION_POLICY_PLAINTEXT_MAX} characters."
-            )
-        policies: list[str] = []
-        if req.policy is not None:
-            validate_document(req.policy, "session")
-            policies.append(req.policy)
-        for arn in req.policy_arns:
-            document = self.sts.iam.managed_policy_document(arn)
-            if document is None:
-                raise MalformedPolicyDocument(f"Policy {arn} does not exist or is not attachable.")
-            policies.append(document)
-        return policies
 
     @staticmethod
     def _context(
