@@ -71,6 +71,11 @@ def test_cp_sync_rm_rb(ep: RunningEndpoint, tmp_path: Path) -> None:
     for i in range(4):
         (src / f"f{i}.txt").write_text(f"file {i}")
     (src / "sub" / "deep.txt").write_text("deep")
+    # Written a minute before the upload: `sync` compares the local mtime with LastModified, which
+    # has second precision (as on S3), so a file written in the second of its upload looks newer
+    # than its copy and a later sync uploads it again.
+    for path in src.rglob("*.txt"):
+        os.utime(path, (path.stat().st_mtime - 60, path.stat().st_mtime - 60))
     ok(ep, "s3", "sync", str(src), "s3://cli-bucket/tree/")
     listing = ok(ep, "s3", "ls", "--recursive", "s3://cli-bucket/tree/")
     assert "tree/sub/deep.txt" in listing
