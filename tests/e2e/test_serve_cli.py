@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -88,7 +89,8 @@ def test_serve_on_a_busy_port_is_a_clear_error(served: ServeProcess, tmp_path: P
     assert "Traceback" not in again.stderr
     # the running server's endpoint file still names it, and it still answers
     assert (served.state_dir / "endpoint.json").read_text() == before
-    assert served.client("sts").get_caller_identity()["Account"] == served.account_id
+    with contextlib.closing(served.client("sts")) as sts:
+        assert sts.get_caller_identity()["Account"] == served.account_id
 
 
 def test_sigterm_exits_cleanly_and_removes_the_endpoint_file(tmp_path: Path) -> None:

@@ -5,7 +5,8 @@ client-side logic (printing, YAML parsing) lives in `podid kubectl`. Every reque
 `Authorization: Bearer <token>` with the token from `<state dir>/kube-token` (mode 0600), compared
 in constant time. Routes:
 
-  GET  /clusters               clusters, oldest first
+  GET  /clusters               clusters, oldest first; "terminating": keys of deleted clusters whose
+                               processes are still stopping
   POST <cluster>/apply         {"documents": [...], "source": "f.yaml", "namespace": "default"}
   POST <cluster>/delete        {"documents": [...], "source", "namespace", "ignoreNotFound": bool}
                                or {"targets": [{"kind", "namespace", "name"}], ...}
@@ -14,7 +15,9 @@ in constant time. Routes:
   GET  <cluster>/exec          websocket; ?namespace=&pod=&container=&tty=1&stdin=1&command=..
   POST <cluster>/token         {"namespace", "serviceAccount", "audience": [..], "duration": 3600}
 
-where <cluster> is /c/{account}/{region}/{name}.
+where <cluster> is /c/{account}/{region}/{name}. Every request is answered once the runtime has
+followed the EKS changes made before it (`LocalRuntime.settle`): a cluster deleted through the EKS
+API is gone here at once, whatever its processes' teardown has reached.
 
 Errors answer `{"message": <kubectl's text>, "reason": ...}` with the matching HTTP status.
 """
@@ -86,7 +89,8 @@ class _Api:
     def __init__(self, runtime: LocalRuntime) -> None:
         self.rt = runtime
 
-    def _cluster(self, request: web.Request) -> ClusterRuntime:
+    async def _cluster(self, request: web.Request) -> ClusterRuntime:
+        await self.rt.settle()
         key = (
             f"{request.match_info['account']}/{request.match_info['region']}/{request.match_info['cluster']}"
         )
@@ -107,9 +111,11 @@ class _Api:
         return body
 
     async def clusters(self, request: web.Request) -> web.Response:
+        await self.rt.settle()
         items = sorted(self.rt.clusters.values(), key=lambda c: c.info.created_at)
         return web.json_response(
             {
+                "terminating": self.rt.terminating(),
                 "clusters": [
                     {
                         "account": c.info.account,
@@ -119,12 +125,12 @@ class _Api:
                         "createdAt": c.info.created_at.isoformat(),
                     }
                     for c in items
-                ]
+                ],
             }
         )
 
     async def apply(self, request: web.Request) -> web.Response:
-        cluster = self._cluster(request)
+        cluster = await self._cluster(request)
         body = await self._json(request)
         source = str(body.get("source", "STDIN"))
         namespace = str(body.get("namespace") or "default")
@@ -139,7 +145,7 @@ class _Api:
         return web.json_response({"results": results, "errors": errors})
 
     async def delete(self, request: web.Request) -> web.Response:
-        cluster = self._cluster(request)
+        cluster = await self._cluster(request)
         body = await self._json(request)
         source = str(body.get("source", "STDIN"))
         namespace = str(body.get("namespace") or "default")
@@ -170,7 +176,7 @@ class _Api:
         return web.json_response({"results": results, "errors": errors})
 
     async def objects(self, request: web.Request) -> web.Response:
-        cluster = self._cluster(request)
+        cluster = await self._cluster(request)
         q = request.query
         try:
             kind = kind_for(q.get("kind", ""))
@@ -201,7 +207,7 @@ class _Api:
         return pod, cluster.runners.get(str(pod["metadata"]["uid"]))
 
     async def logs(self, request: web.Request) -> web.StreamResponse:
-        cluster = self._cluster(request)
+        cluster = await self._cluster(request)
         q = request.query
         namespace = q.get("namespace", "default")
         pod, runner = self._runner_for(cluster, namespace, q.get("pod", ""))
@@ -243,7 +249,7 @@ class _Api:
         return web.Response(body=data, content_type="application/octet-stream")
 
     async def exec(self, request: web.Request) -> web.StreamResponse:
-        cluster = self._cluster(request)
+        cluster = await self._cluster(request)
         q = request.query
         namespace = q.get("namespace", "default")
         pod, runner = self._runner_for(cluster, namespace, q.get("pod", ""))
@@ -275,7 +281,7 @@ class _Api:
         return ws
 
     async def token(self, request: web.Request) -> web.Response:
-        cluster = self._cluster(request)
+        cluster = await self._cluster(request)
         body = await self._json(request)
         namespace = str(body.get("namespace") or "default")
         sa_name = str(body.get("serviceAccount", ""))

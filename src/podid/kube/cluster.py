@@ -66,6 +66,7 @@ class ClusterRuntime:
         self.objects = ObjectStore(env.store, env.clock, info.key)
         self.nodes: dict[str, Node] = {}
         self.runners: dict[str, PodRunner] = {}
+        self._retired: set[PodRunner] = set()  # removed from `runners`, still stopping
         self._dirty = asyncio.Event()
         self._loop_task: asyncio.Task[None] | None = None
         self._pending: set[asyncio.Task[None]] = set()
@@ -113,12 +114,12 @@ class ClusterRuntime:
             self._loop_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._loop_task
-        runners = list(self.runners.values())
+        runners = [*self.runners.values(), *self._retired]
         self.runners.clear()
         await asyncio.gather(*(r.stop() for r in runners), return_exceptions=True)
-        for task in list(self._pending):
-            task.cancel()
-        await asyncio.gather(*self._pending, return_exceptions=True)
+        # pod deletions in flight: not cancelled (a half-stopped pod would leave processes behind);
+        # each is bounded by its pods' grace period
+        await asyncio.gather(*list(self._pending), return_exceptions=True)
         await asyncio.gather(*(n.stop() for n in self.nodes.values()), return_exceptions=True)
         self.nodes.clear()
         if forget:
@@ -316,8 +317,7 @@ class ClusterRuntime:
                 self.objects.update(current)
             runner = self.runners.pop(uid, None)
             if runner is not None:
-                await runner.stop()
-                runner.remove_files()
+                await self._stop_runner(runner)
             current = self.objects.get("Pod", namespace, name)
             if current is not None and current["metadata"]["uid"] == uid:
                 self.objects.delete("Pod", namespace, name)
@@ -365,7 +365,10 @@ class ClusterRuntime:
             runner.start()
 
     async def _stop_runner(self, runner: PodRunner) -> None:
+        # until its stop has finished, `stop()` of the cluster still waits for it
+        self._retired.add(runner)
         await runner.stop()
+        self._retired.discard(runner)
         runner.remove_files()
 
     def _lookup(self, kind: str, namespace: str, name: str) -> Obj | None:

@@ -10,11 +10,14 @@ Without a namespace (the non-root fallback) the request is made directly.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ctypes
+import functools
 import http.client
 import os
 import socket
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
 CLONE_NEWNET = 0x40000000
@@ -75,9 +78,12 @@ async def request(
         try:
             result = _request(netns_path, method, host, port, path, timeout)
         except BaseException as exc:  # handed to the awaiting coroutine
-            loop.call_soon_threadsafe(_settle_exc, future, exc)
+            outcome: Callable[[], None] = functools.partial(_settle_exc, future, exc)
         else:
-            loop.call_soon_threadsafe(_settle, future, result)
+            outcome = functools.partial(_settle, future, result)
+        # the awaiting side may be gone (cancelled, its loop closed at shutdown): nobody to tell
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(outcome)
 
     # a fresh thread each time: it dies in the namespace it joined, never reused for other work
     threading.Thread(target=run, name="podid-netns-http", daemon=True).start()

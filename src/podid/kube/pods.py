@@ -18,9 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import shutil
-import signal
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -32,6 +30,7 @@ from podid.kube import probes
 from podid.kube.containers import ContainerConfigError, command_argv, container_env
 from podid.kube.leftovers import record_pid
 from podid.kube.model import Obj, now_rfc3339
+from podid.kube.procs import kill_and_reap, spawn
 from podid.kube.sandbox import Bind, Sandbox, SandboxError, python_trees
 from podid.kube.volumes import Lookup, TokenMinter, VolumeError, write_volumes
 
@@ -121,6 +120,7 @@ class PodRunner:
         self._conditions: dict[str, bool] = {"PodScheduled": True}
         self._start_time: str | None = None
         self._stopping = False
+        self._stop_task: asyncio.Task[None] | None = None
         self._reason: str | None = None
         self._message: str | None = None
         for c in self._init:
@@ -134,19 +134,32 @@ class PodRunner:
         self._publish()
 
     async def stop(self, grace_s: float | None = None) -> None:
-        """Terminate every process of the pod and forget its credentials at the node's agent."""
-        self._stopping = True
-        grace = (
-            float(self.pod["spec"].get("terminationGracePeriodSeconds", 30)) if grace_s is None else grace_s
-        )
-        grace = min(grace, MAX_GRACE_S)
-        tasks = [t for t in [self._main_task, *self._tasks] if t is not None]
-        await asyncio.gather(*(self._terminate(c, grace) for c in [*self._init, *self._main]))
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        """Terminate every process of the pod and forget its credentials at the node's agent.
+
+        Idempotent, and it runs to the end even when the caller is cancelled (the shutdown is a
+        task of its own): when it returns, every task of the pod has finished and every process
+        it started has been reaped.
+        """
+        if self._stop_task is None:
+            grace = (
+                float(self.pod["spec"].get("terminationGracePeriodSeconds", 30))
+                if grace_s is None
+                else grace_s
+            )
+            self._stop_task = asyncio.get_running_loop().create_task(
+                self._shutdown(min(grace, MAX_GRACE_S)), name=f"stop pod {self.uid}"
+            )
+        await asyncio.shield(self._stop_task)
+
+    async def _shutdown(self, grace: float) -> None:
+        self._stopping = True  # from here on no container is (re)started
+        await self._terminate_all(grace)
+        # cancel the pod's tasks, and those they started meanwhile (a probe of a new process)
+        while pending := [t for t in [self._main_task, *self._tasks] if t is not None and not t.done()]:
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+        await self._terminate_all(0.0)  # a process that started during the grace period
         with contextlib.suppress(Exception):
             await self.node.evict(self.uid)
 
@@ -316,22 +329,26 @@ class PodRunner:
         log_path = log_dir / f"{c.spec.get('name')}.log"
         if log_path.exists() and int(c.status.get("restartCount", 0)) > 0:
             log_path.replace(log_dir / f"{c.spec.get('name')}.previous.log")
+        if self._stopping:
+            return None
         with open(log_path, "ab") as log:  # noqa: ASYNC230 (a local file, opened once per start)
             try:
-                process = await asyncio.create_subprocess_exec(
+                process = await spawn(
                     *launch,
                     env=env,
                     stdin=asyncio.subprocess.DEVNULL,
                     stdout=log,
                     stderr=asyncio.subprocess.STDOUT,
                     cwd="/",
-                    start_new_session=True,
                 )
             except OSError as exc:
                 self._terminated(c, 128, "StartError", str(exc))
                 return None
         c.process = process
         record_pid(self.dir, process.pid)
+        if self.stopping():  # stopped while the process was being created
+            await kill_and_reap(process)
+            return None
         started = now_rfc3339(self.clock.now())
         c.status = {
             "name": c.spec.get("name"),
@@ -390,7 +407,7 @@ class PodRunner:
                 c.status["ready"] = True
                 self._publish()
             if process is None:
-                if (c.status.get("state") or {}).get("waiting"):
+                if self._stopping or (c.status.get("state") or {}).get("waiting"):
                     return  # a configuration error: nothing to restart until the pod is re-created
                 code = 128
             else:
@@ -456,18 +473,10 @@ class PodRunner:
                 self.pod, self.dir, self.clock.now(), self._mint, self._lookup, only_tokens=True
             ).refresh_at
 
-    async def _terminate(self, c: _Container, grace: float) -> None:
-        process = c.process
-        if process is None or process.returncode is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            await asyncio.wait_for(process.wait(), grace)
-        except TimeoutError:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            await process.wait()
+    async def _terminate_all(self, grace: float) -> None:
+        """SIGTERM every live container process, SIGKILL after `grace` seconds, reap them all."""
+        live = [c.process for c in [*self._init, *self._main] if c.process is not None]
+        await asyncio.gather(*(kill_and_reap(p, grace) for p in live if p.returncode is None))
 
     def _publish(self) -> None:
         if self._stopping:

@@ -8,14 +8,12 @@ container's sandbox with its environment. A probe that cannot be run counts as a
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
-import signal
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from podid.kube import nsnet
 from podid.kube.containers import ContainerConfigError
+from podid.kube.procs import kill_and_reap, spawn
 from podid.kube.sandbox import SandboxError
 
 # command -> (argv in the container's sandbox, the container's environment)
@@ -58,20 +56,23 @@ async def check(
             argv, env = launch([str(a) for a in probe["exec"].get("command") or []])
         except (ContainerConfigError, SandboxError):
             return False
-        proc = await asyncio.create_subprocess_exec(
-            *argv,
-            env=env,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL,
-            cwd="/",
-            start_new_session=True,
-        )
+        try:
+            proc = await spawn(
+                *argv,
+                env=env,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.DEVNULL,
+                stderr=asyncio.subprocess.DEVNULL,
+                cwd="/",
+            )
+        except OSError:
+            return False
         try:
             return await asyncio.wait_for(proc.wait(), timeout) == 0
         except TimeoutError:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            await proc.wait()
+            await kill_and_reap(proc)
             return False
+        except asyncio.CancelledError:
+            await kill_and_reap(proc)  # the pod is stopping: no probe process outlives it
+            raise
     return True

@@ -44,6 +44,8 @@ from podid.store import Store
 log = logging.getLogger(__name__)
 
 TOKEN_FILE = "kube-token"
+STOP_SYNC_WAIT_S = 5.0  # how long stop() lets a sync in progress finish before cancelling it
+SETTLE_WAIT_S = 30.0  # the longest the kube API waits for the runtime to follow EKS
 
 
 # which state directory each namespace prefix belongs to (a tmpfs: one boot's worth)
@@ -128,6 +130,13 @@ class LocalRuntime:
         self._listeners: dict[str, int] = {}
         self._sync_task: asyncio.Task[None] | None = None
         self._sync_wanted = asyncio.Event()
+        # changes announced by EKS (`_requested`) and how many of them a finished sync has seen
+        self._requested = 0
+        self._synced = 0
+        self._sync_done = asyncio.Condition()
+        self._closing = False
+        # clusters deleted in EKS whose processes are being stopped, by cluster key
+        self._teardowns: dict[str, asyncio.Task[None]] = {}
         self._loopback_used: dict[str, str] = {}
         self._token = ""
         self._env: RuntimeEnv | None = None
@@ -213,12 +222,24 @@ class LocalRuntime:
         self._sync_task = asyncio.get_running_loop().create_task(self._sync_loop(), name="kube runtime sync")
 
     async def stop(self) -> None:
+        """Stop every pod process, node and agent; when it returns, all of them have been reaped.
+
+        A sync in progress is let finish (it may be creating a node's network namespace, which a
+        cancellation would leave behind), then every cluster, and every cluster still being torn
+        down after its deletion, is stopped in parallel: each within its pods' grace period.
+        """
+        self._closing = True
         if self._sync_task is not None:
-            self._sync_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._sync_task
-        await asyncio.gather(*(c.stop() for c in self.clusters.values()), return_exceptions=True)
+            self._sync_wanted.set()
+            try:
+                await asyncio.wait_for(asyncio.shield(self._sync_task), STOP_SYNC_WAIT_S)
+            except TimeoutError:
+                self._sync_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._sync_task
+        clusters = list(self.clusters.values())
         self.clusters.clear()
+        await asyncio.gather(*(c.stop() for c in clusters), *self._teardowns.values(), return_exceptions=True)
         if self._registered is not None:
             self._registered.unlink(missing_ok=True)  # nothing of ours is left to reap
 
@@ -227,33 +248,82 @@ class LocalRuntime:
             self._token = read_or_create_token(self.state_dir)
         return make_app(self, self._token)
 
+    def closing(self) -> bool:
+        return self._closing
+
+    def terminating(self) -> list[str]:
+        """Keys of the clusters deleted in EKS whose processes are still being stopped."""
+        return [key for key, task in self._teardowns.items() if not task.done()]
+
+    async def settle(self, timeout_s: float = SETTLE_WAIT_S) -> None:
+        """Wait until the runtime has followed every EKS change announced before this call.
+
+        The kube API answers after this, so that what `podid kubectl` sees follows what the EKS API
+        already answered (a deleted cluster is gone, a created one is there), as one control plane.
+        """
+        target = self._requested
+        if self._sync_task is None or self._sync_task.done() or self._synced >= target:
+            return
+        async with self._sync_done:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._sync_done.wait_for(lambda: self._synced >= target), timeout_s)
+
     def _on_change(self) -> None:
+        self._requested += 1
         self._sync_wanted.set()
 
     async def _sync_loop(self) -> None:
-        while True:
+        while not self._closing:
             await self._sync_wanted.wait()
             self._sync_wanted.clear()
+            if self.closing():  # woken by stop()
+                break
+            target = self._requested
             try:
                 await self.sync()
             except Exception:
                 log.exception("kube runtime: sync with EKS failed")
+            self._synced = target
+            async with self._sync_done:
+                self._sync_done.notify_all()
+
+    def _retire(self, key: str) -> None:
+        """Drop a deleted cluster from view at once; its processes stop in a task of their own."""
+        cluster = self.clusters.pop(key)
+        task = asyncio.get_running_loop().create_task(cluster.stop(forget=True), name=f"teardown {key}")
+        self._teardowns[key] = task
+
+        def done(t: asyncio.Task[None]) -> None:
+            if self._teardowns.get(key) is t:
+                del self._teardowns[key]
+            if not t.cancelled() and t.exception() is not None:
+                log.error("kube runtime: teardown of %s failed: %s", key, t.exception())
+
+        task.add_done_callback(done)
+
+    async def _teardown_finished(self, key: str) -> None:
+        """Before a cluster of the same key starts again: its objects are dropped by the teardown."""
+        task = self._teardowns.get(key)
+        if task is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(task)
 
     async def sync(self) -> None:
         """Bring local clusters in line with EKS: create, update nodes and add-ons, remove."""
         assert self._env is not None
         wanted = {c.key: c for c in self.source.clusters()}
         for key in [k for k in self.clusters if k not in wanted]:
-            cluster = self.clusters.pop(key)
-            await cluster.stop(forget=True)
+            self._retire(key)
         for key, info in wanted.items():
             existing = self.clusters.get(key)
             if existing is not None and existing.info.created_at != info.created_at:
                 # deleted and re-created under the same name while we were not looking
-                await existing.stop(forget=True)
+                self._retire(key)
                 existing = None
-                self.clusters.pop(key, None)
             if existing is None:
+                await self._teardown_finished(key)
+                if self._closing:
+                    return
                 cluster = ClusterRuntime(info, self._env)
                 self.clusters[key] = cluster
                 await cluster.start()

@@ -99,6 +99,7 @@ class Manager:
                 f'nodegroup "{group}" to be deleted',
                 self.timeout,
             )
+            self._wait_nodes_gone(region, name, group)
             p.success(f'deleted nodegroup "{group}"')
         for addon in eks.list_addons(clusterName=name).get("addons") or []:
             eks.delete_addon(clusterName=name, addonName=addon)
@@ -110,10 +111,42 @@ class Manager:
                 f'cluster "{name}" to be deleted',
                 self.timeout,
             )
+            self._wait_teardown(region, name)
         for role in roles.owned():
             roles.delete(role)
             p.info(f'deleted IAM role "{role}"')
         p.success("all cluster resources were deleted")
+
+    def _wait_nodes_gone(self, region: str, cluster: str, group: str) -> None:
+        """As eksctl waits for a node group's instances to terminate: its nodes leave the local cluster."""
+        kube = self.podid.kube(region, cluster)
+        selector = f"eks.amazonaws.com/nodegroup={group}"
+        try:
+            kube.objects("Node", None, selector)
+        except EksctlError:
+            return  # no local runtime (podid serve --no-runtime): no nodes to wait for
+        wait_for(
+            lambda: not kube.objects("Node", None, selector),
+            f'the nodes of nodegroup "{group}" to be removed',
+            self.timeout,
+        )
+
+    def _wait_teardown(self, region: str, cluster: str) -> None:
+        """Until the local runtime has stopped every process of the deleted cluster."""
+        from podid.cli.kubectl import KubectlError, connect
+
+        key = f"{self.podid.account_id}/{region}/{cluster}"
+        try:
+            client = connect(self.podid.state_dir)
+
+            def finished() -> bool:
+                answer = client.call("GET", "/clusters")
+                names = {f"{c['account']}/{c['region']}/{c['name']}" for c in answer.get("clusters") or []}
+                return key not in names and key not in (answer.get("terminating") or [])
+
+            wait_for(finished, f'the processes of cluster "{cluster}" to stop', self.timeout)
+        except KubectlError:
+            return  # no local runtime: nothing runs for the cluster
 
     def get_clusters(self, region: str, name: str | None, output: str) -> str:
         eks = self.podid.client("eks", region)
