@@ -113,7 +113,7 @@ def test_up_is_idempotent_and_down_leaves_nothing(state_dir: Path) -> None:
         scalingConfig={"minSize": 1, "maxSize": 1, "desiredSize": 1},
     )
     eks.create_addon(clusterName="c", addonName="eks-pod-identity-agent")
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 90
     report: dict[str, Any] = {}
     while time.monotonic() < deadline:
         out = podid(state_dir, "status", "-o", "json")
@@ -189,7 +189,7 @@ def test_up_foreground_stops_on_ctrl_c(state_dir: Path) -> None:
         text=True,
     )
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 90
         while time.monotonic() < deadline and not (state_dir / "endpoint.json").exists():
             time.sleep(0.05)
         assert (state_dir / "endpoint.json").exists()
@@ -218,7 +218,7 @@ def test_status_sees_a_podid_serve_started_by_hand(state_dir: Path) -> None:
         stderr=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 90
         while time.monotonic() < deadline and not (state_dir / "endpoint.json").exists():
             time.sleep(0.05)
         out = podid(state_dir, "status", "-o", "json")

@@ -189,7 +189,7 @@ async def serve(
     return Served(runtime, state_dir, runner, port)
 
 
-async def wait_for(predicate: Callable[[], bool], limit: float = 15.0, what: str = "condition") -> None:
+async def wait_for(predicate: Callable[[], bool], limit: float = 60.0, what: str = "condition") -> None:
     deadline = asyncio.get_running_loop().time() + limit
     while not predicate():
         if asyncio.get_running_loop().time() > deadline:

@@ -249,7 +249,10 @@ def test_cleanup_leftovers_removes_a_crashed_instances_nodes(state_dir: Path) ->
             node.create()
         # A process left running inside a node (as after a crash) must not keep anything behind.
         sleeper = subprocess.Popen([*nodes[0].exec_prefix(), "sleep", "60"])
-        time.sleep(0.2)
+        deadline = time.monotonic() + 60  # until `ip netns exec` has exec'd sleep inside the node
+        while Path(f"/proc/{sleeper.pid}/comm").read_text().strip() != "sleep":
+            assert time.monotonic() < deadline, "sleep never started in the node"
+            time.sleep(0.05)
         netns, links = _ip_state()
         assert all(n.name in netns and n.host_link in links for n in nodes)
         cleanup_leftovers(nodes[0].prefix)
