@@ -7,8 +7,11 @@
 
 Clusters follow the EKS domain: created (by the EKS API, eksctl or CloudFormation) -> a local
 cluster with nodes; node group scaled or deleted -> nodes follow; add-on `eks-pod-identity-agent`
-added or removed -> its DaemonSet follows; cluster deleted -> its processes stop and its objects
-are dropped. As root, nodes are network namespaces (`podid.kube.netns`), whose names derive from
+added or removed -> its DaemonSet follows; cluster deleted -> it leaves `clusters` at once, and
+its processes stop and its objects are dropped in a teardown task (`terminating()` until done;
+`stop()` waits for it). The kube API answers after `settle()`: once the runtime has followed every
+EKS change made before the request, so kubectl never shows a cluster the EKS API no longer has.
+As root, nodes are network namespaces (`podid.kube.netns`), whose names derive from
 the state directory; leftovers of a crashed run are removed at start. Without root (or with
 `network="loopback"`), nodes are loopback addresses (127.<a>.<b>.<c>), see `podid.kube.nodes`.
 
