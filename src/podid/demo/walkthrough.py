@@ -40,8 +40,16 @@ class Walkthrough:
     def step2_agents(self) -> bool:
         self.t.begin("Step 2: Verify Pod Identity Agent", "Ensure the agent pods are running:")
         command = f"podid kubectl get pods -n kube-system --selector {AGENT_SELECTOR}"
-        # polled quietly until the agents run (as a person re-runs it), then shown once
-        result = self.shell.poll(command, lambda r: len(_running_rows(r, "eks-pod-identity-agent-")) >= 2, 30)
+        # polled quietly until the agents run and are ready (as a person re-runs it), then shown once:
+        # with CloudFormation the stack completes before the agents' readiness probes have passed
+        result = self.shell.poll(
+            command,
+            lambda r: (
+                len(_running_rows(r, "eks-pod-identity-agent-")) >= 2
+                and _ready(_running_rows(r, "eks-pod-identity-agent-"))
+            ),
+            40,
+        )
         self.t.command(f"podid kubectl get pods -n kube-system \\\n    --selector {AGENT_SELECTOR}")
         self.t.output(result)
         rows = _running_rows(result, "eks-pod-identity-agent-")
