@@ -29,6 +29,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 from tests.e2e.serve_support import REGION, Credentials, aws, base_env, cli_refusal
+from tests.support.errors import wrong_secret
 
 from podid.clock import FakeClock
 from podid.gateway.testing import RunningEndpoint, running_endpoint
@@ -120,7 +121,7 @@ def real_time(world: World) -> Iterator[None]:
 
 @pytest.mark.parametrize("how", CLIENTS)
 def test_wrong_secret(world: World, how: str) -> None:
-    creds = Credentials(world.admin.access_key_id, world.admin.secret_access_key[:-1] + "x")
+    creds = Credentials(world.admin.access_key_id, wrong_secret(world.admin.secret_access_key))
     assert world.caller_identity_refusal(how, creds) == ("SignatureDoesNotMatch", 403, MISMATCH)
     iam = world.refusal(how, creds, "iam", "list_roles", {}, ["list-roles"])
     assert iam == ("SignatureDoesNotMatch", 403, MISMATCH)
@@ -402,7 +403,7 @@ PROTOCOL_CODES: dict[str, dict[str, tuple[str, int]]] = {
 def test_refusals_in_every_protocol(world: World, service: str) -> None:
     operation, params = PROTOCOL_CALLS[service]
     expected = PROTOCOL_CODES[service]
-    wrong = Credentials(world.admin.access_key_id, world.admin.secret_access_key[:-1] + "x")
+    wrong = Credentials(world.admin.access_key_id, wrong_secret(world.admin.secret_access_key))
     unknown = Credentials("AKIAZZZZZZZZZZZZZZZZ", world.admin.secret_access_key)
     assert world.refusal("boto3", wrong, service, operation, params, [])[:2] == expected["wrong-secret"]
     assert world.refusal("boto3", unknown, service, operation, params, [])[:2] == expected["unknown-key"]

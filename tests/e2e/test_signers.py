@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 from tests.e2e.serve_support import REGION, Credentials, aws, base_env
+from tests.support.errors import wrong_secret as altered_secret
 
 from podid.gateway.testing import RunningEndpoint, running_endpoint
 
@@ -201,7 +202,7 @@ def test_aws_cli(world: World, signer: str, tmp_path: Path) -> None:
         assert back.read_bytes() == source.read_bytes()
 
     def wrong_secret() -> None:
-        wrong = Credentials(world.admin.access_key_id, world.admin.secret_access_key[:-1] + "x")
+        wrong = Credentials(world.admin.access_key_id, altered_secret(world.admin.secret_access_key))
         refused = aws(url, wrong, "sts", "get-caller-identity", extra_env=env)
         assert refused.returncode != 0
         assert "(SignatureDoesNotMatch)" in refused.stderr

@@ -24,3 +24,9 @@ def error_code(exc: BaseException) -> str:
     """The AWS error code of a botocore `ClientError` ("" for anything else)."""
     response = getattr(exc, "response", None) or {}
     return str(response.get("Error", {}).get("Code", ""))
+
+
+def wrong_secret(secret: str) -> str:
+    """`secret` with its last character changed (to one it is not: a fixed "x" would leave a secret
+    that already ends in "x" unchanged, which happens once in 64 random secrets)."""
+    return secret[:-1] + ("y" if secret.endswith("x") else "x")
